@@ -1,0 +1,46 @@
+# slmgraph — two commands do all set-up on a fresh machine:
+#   make demo   venv, install (llama-cpp-python built with -DGGML_NATIVE=OFF), pull the default
+#               models, run the built-in demo graph on the real 0.5B/1.5B models
+#   make test   everything the tests need, then pytest
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+STAMP  := $(VENV)/.slmgraph-installed
+
+.PHONY: setup demo test lint typecheck bench models clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# Editable install with the dev and studio extras; llama-cpp-python from our flag-keyed wheel.
+$(STAMP): pyproject.toml scripts/install_llamacpp.sh | $(PY)
+	bash scripts/install_llamacpp.sh $(PY)
+	$(PIP) install -q -e ".[dev,studio,openai]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+models: setup
+	$(VENV)/bin/slmgraph models pull qwen2.5-coder-0.5b-instruct-q4_k_m qwen2.5-coder-1.5b-instruct-q4_k_m
+
+demo: models
+	$(VENV)/bin/slmgraph run triage --input '{"ticket": "Hi, I was charged twice for my Pro subscription this month. Please refund one of the payments. - Dana"}'
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check slmgraph tests examples benchmarks
+	$(VENV)/bin/ruff format --check slmgraph
+	$(VENV)/bin/mypy
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+bench: models
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .langgraph_api

@@ -1,0 +1,6 @@
+"""Agent implementations (nodes that call a model), one role per module.
+
+Importing this package registers the built-in agents.
+"""
+
+from slmgraph.agents import prompt  # noqa: F401  (registers "prompt")

@@ -1,0 +1,220 @@
+"""The ``slmgraph`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from slmgraph.errors import SlmgraphError, SpecError
+
+EPILOG = """\
+examples:
+  slmgraph validate my_graph.yaml          check a spec (every error names its YAML path)
+  slmgraph graph triage                     mermaid diagram of a built-in graph
+  slmgraph run triage --input '{"ticket": "I was charged twice"}'
+  slmgraph models pull qwen2.5-coder-0.5b-instruct-q4_k_m
+  slmgraph schema > slmgraph.schema.json    JSON Schema for editor completion
+
+environment:
+  SLMGRAPH_MODELS_DIR   where models are cached (default: $XDG_CACHE_HOME/slmgraph/models)
+  SLMGRAPH_CALL_LOG     the call log (default: $XDG_STATE_HOME/slmgraph/calls.sqlite)
+  SLMGRAPH_TIERS        a YAML file of tiers that replace a spec's tiers by name
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="slmgraph",
+        description="Build LangGraph agents from YAML; run each step on the smallest model "
+        "that does the job.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from slmgraph import __version__
+
+    p.add_argument("--version", action="version", version=f"slmgraph {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a spec on one input and print the result")
+    r.add_argument("spec", help="a spec file, or the name of a built-in graph")
+    r.add_argument(
+        "--input", "-i", default="{}", help="the input state as JSON, or @file.json (default: {})"
+    )
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.add_argument("--call-log", help="SQLite call log (default: the spec's, or the default)")
+    r.add_argument("--no-log", action="store_true", help="do not log model calls")
+
+    g = sub.add_parser("graph", help="print the graph as a mermaid diagram")
+    g.add_argument("spec")
+
+    sub.add_parser("schema", help="print the JSON Schema of spec files")
+
+    v = sub.add_parser("validate", help="validate a spec; exit 1 with every problem listed")
+    v.add_argument("spec", nargs="+")
+
+    m = sub.add_parser("models", help="the model catalog: list, pull, path")
+    msub = m.add_subparsers(dest="models_command", metavar="ACTION")
+    msub.add_parser("list", help="list catalog models and whether they are pulled")
+    mp = msub.add_parser("pull", help="download and verify a model (sources tried in order)")
+    mp.add_argument("name", nargs="+")
+    mp.add_argument("--force", action="store_true", help="fetch again even if present")
+    mpa = msub.add_parser("path", help="print the path of a pulled model")
+    mpa.add_argument("name")
+
+    sub.add_parser("graphs", help="list the built-in graphs")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        handler = {
+            "run": _cmd_run,
+            "graph": _cmd_graph,
+            "schema": _cmd_schema,
+            "validate": _cmd_validate,
+            "models": _cmd_models,
+            "graphs": _cmd_graphs,
+        }[args.command]
+        return handler(args)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except SlmgraphError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _read_input(text: str) -> dict[str, Any]:
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError.single("input", f"--input is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SpecError.single("input", "--input must be a JSON object of state keys")
+    return data
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from slmgraph.graphs.builder import build
+    from slmgraph.runner import run
+    from slmgraph.spec import load_spec
+    from slmgraph.telemetry.calllog import CallLog
+
+    spec = load_spec(args.spec)
+    inputs = _read_input(args.input)
+    log: CallLog | bool | None = (
+        False if args.no_log else (CallLog(args.call_log) if args.call_log else None)
+    )
+    built = build(spec, call_log=log)  # type: ignore[arg-type]
+    result = run(built, inputs)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, default=str, indent=2))
+    else:
+        _print_result(result)
+    return 0 if result.status != "error" else 1
+
+
+def _print_result(result: Any) -> None:
+    for key, value in result.output.items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        print(f"{key}: {shown}")
+    if result.error:
+        print(f"error: {result.error}")
+    if result.next_nodes:
+        print(f"paused before: {', '.join(result.next_nodes)}")
+    print()
+    print(f"{'node':<18}{'tier':<8}{'model':<38}{'in':>6}{'out':>6}{'seconds':>9}")
+    for t in result.trace:
+        print(
+            f"{t['node']:<18}{(t['tier'] or '-'):<8}{(t['model'] or '-')[:37]:<38}"
+            f"{t['tokens_in']:>6}{t['tokens_out']:>6}{t['latency_s']:>9.2f}"
+            + ("" if t["status"] == "ok" else f"  {t['status']}: {t['error']}")
+        )
+    tot = result.totals
+    print(
+        f"{'total':<64}{tot['tokens_in']:>6}{tot['tokens_out']:>6}{tot['wall_s']:>9.2f}"
+        f"   ${tot['cost_usd']:.6f}"
+    )
+
+
+def _cmd_graph(args: argparse.Namespace) -> int:
+    from slmgraph.graphs.builder import build_graph
+    from slmgraph.spec import load_spec
+
+    graph = build_graph(load_spec(args.spec), call_log=False)
+    print(graph.get_graph().draw_mermaid())
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from slmgraph.spec import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from slmgraph.spec import load_spec
+
+    failed = 0
+    for path in args.spec:
+        try:
+            spec = load_spec(path)
+        except SpecError as exc:
+            failed += 1
+            print(f"{path}: {exc}", file=sys.stderr)
+            continue
+        print(
+            f"{path}: ok ({len(spec.nodes)} nodes, {len(spec.edges)} edges, "
+            f"tiers: {', '.join(spec.tiers)})"
+        )
+    return 1 if failed else 0
+
+
+def _cmd_graphs(args: argparse.Namespace) -> int:
+    from slmgraph.spec import builtin_graphs, load_spec
+
+    for name in builtin_graphs():
+        spec = load_spec(name)
+        print(f"{name:<16}{spec.description or ''}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from slmgraph.models import catalog
+
+    action = args.models_command or "list"
+    if action == "list":
+        print(f"{'name':<38}{'params':>7}{'size':>10}  {'licence':<11}{'pulled':<7}role")
+        for m in catalog.CATALOG.values():
+            pulled = "yes" if catalog.is_pulled(m.name) else "no"
+            print(
+                f"{m.name:<38}{m.params:>7}{m.size / 1e6:>8.0f}MB  {m.license:<11}"
+                f"{pulled:<7}{m.role or ''}"
+            )
+        print(f"\ncache: {catalog.models_dir()}")
+        return 0
+    if action == "pull":
+        for name in args.name:
+            catalog.pull(name, force=args.force)
+        return 0
+    print(catalog.path(args.name))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Spec -> LangGraph, routing pieces, and the built-in graph specs (``*.yaml``)."""

@@ -1,0 +1,328 @@
+"""Spec -> LangGraph ``StateGraph``. Knows nothing about any task: it resolves names (agents,
+tools, tiers, routers) through the registries and wires LangGraph.
+
+What the builder adds around every node:
+
+- call context (run id, node, graph) for the call log, and the node's model calls appended to
+  ``state["trace"]`` (node, tier, model, tokens, latency);
+- a visit counter (``state["visits"]``) that enforces ``max_visits``/``on_limit`` loop bounds;
+- failure containment: a node whose model or tool fails sets ``state["error"]`` and the run goes
+  to END — a defined failure state, never a traceback from inside LangGraph.
+"""
+
+from __future__ import annotations
+
+import operator
+import uuid
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END as LG_END
+from langgraph.graph import START as LG_START
+from langgraph.graph import StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from slmgraph.errors import RunError, SlmgraphError
+from slmgraph.models.base import Backend
+from slmgraph.registry import NodeEnv, lookup
+from slmgraph.spec import END, START, GraphSpec, load_spec
+from slmgraph.telemetry.calllog import CallLog
+from slmgraph.telemetry.context import current_graph, current_node, current_run
+from slmgraph.tiers import TierRegistry, resolve_tier, trace_sink
+
+_PY_TYPES: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+    "any": Any,
+}
+
+
+#: Path-map key of the "a node failed, end the run" branch (not a valid node name).
+ERROR_KEY = "(error)"
+
+
+def _merge_dicts(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]:
+    return {**(a or {}), **(b or {})}
+
+
+def _add_counts(a: dict[str, int] | None, b: dict[str, int] | None) -> dict[str, int]:
+    out = dict(a or {})
+    for k, v in (b or {}).items():
+        out[k] = out.get(k, 0) + v
+    return out
+
+
+def _append(a: list[Any] | None, b: list[Any] | Any) -> list[Any]:
+    return [*(a or []), *(b if isinstance(b, list) else [b])]
+
+
+#: Keys every graph's state has, besides the spec's own.
+BUILTIN_STATE: dict[str, Any] = {
+    "trace": Annotated[list, operator.add],
+    "visits": Annotated[dict, _add_counts],
+    "error": str | None,
+    "failed_node": str | None,
+}
+
+
+def state_schema(spec: GraphSpec) -> type:
+    fields: dict[str, Any] = {}
+    for key, f in spec.state_fields().items():
+        base = _PY_TYPES[f.type]
+        if f.reducer == "append":
+            fields[key] = Annotated[list, _append]
+        elif f.reducer == "merge":
+            fields[key] = Annotated[dict, _merge_dicts]
+        else:
+            fields[key] = base | None if base is not Any else Any
+    for key, typ in BUILTIN_STATE.items():
+        fields.setdefault(key, typ)
+    cls_name = "".join(p.capitalize() for p in spec.name.replace("-", "_").split("_")) + "State"
+    schema: type = TypedDict(cls_name, fields, total=False)  # type: ignore[operator]
+    return schema
+
+
+@dataclass
+class BuiltGraph:
+    """A compiled graph with what built it (spec, tiers, call log)."""
+
+    graph: CompiledStateGraph[Any, Any, Any, Any]
+    spec: GraphSpec
+    tiers: TierRegistry
+    call_log: CallLog | None
+
+
+def build(
+    spec: GraphSpec | str | Path,
+    *,
+    backends: dict[str, Backend] | None = None,
+    call_log: CallLog | Literal[False] | None = None,
+    checkpointer: Any = None,
+    app: str | None = None,
+) -> BuiltGraph:
+    """Build a spec into a compiled LangGraph graph.
+
+    ``backends`` maps tier names to ready backends (tests pass scripted or tiny models here);
+    ``call_log=False`` disables logging, ``None`` uses the spec's (or the default) log file.
+    A checkpointer is required for ``interrupt_before`` nodes; an in-memory one is used if none
+    is given.
+    """
+    if not isinstance(spec, GraphSpec):
+        spec = load_spec(spec)
+    log: CallLog | None
+    if call_log is False or not spec.call_log.enabled:
+        log = None
+    elif call_log is None:
+        log = CallLog(_log_path(spec))
+    else:
+        log = call_log
+    tiers = TierRegistry(dict(spec.tiers), log, app=app or spec.name, backends=backends)
+    graph: StateGraph[Any, Any, Any, Any] = StateGraph(state_schema(spec))
+
+    for name, node in spec.nodes.items():
+        graph.add_node(
+            name,
+            _node_runner(spec, name, tiers),
+            metadata={
+                "tier": resolve_tier(spec, name) or "",
+                "kind": "agent" if node.agent else "tool",
+            },
+        )
+
+    by_source: dict[str, list[Any]] = {}
+    for edge in spec.edges:
+        by_source.setdefault(edge.source, []).append(edge)
+    for source, edges in by_source.items():
+        lg_source = LG_START if source == START else source
+        routed = [e for e in edges if e.to is None]
+        if routed:
+            edge = routed[0]
+            impl = lookup("router", edge.router or "field")
+            if ":" in (edge.router or "") and impl.params.__name__ == "NoParams":
+                route_fn: Callable[[Any], str] = impl.factory
+            else:
+                route_fn = impl.factory(impl.params.model_validate(edge.params))
+            targets = {**(edge.routes or {})}
+            path = _routed_path(spec, route_fn, targets, edge.default, source)
+        else:
+            path = _static_path(spec, [e.to for e in edges])
+        possible = _possible_targets(spec, edges)
+        path_map = {t: (LG_END if t == END else t) for t in possible}
+        if source != START:
+            path_map[ERROR_KEY] = LG_END
+        graph.add_conditional_edges(lg_source, path, path_map)  # type: ignore[arg-type]
+
+    interrupts = [n for n, node in spec.nodes.items() if node.interrupt_before]
+    if interrupts and checkpointer is None:
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        checkpointer = InMemorySaver()
+    compiled = graph.compile(
+        checkpointer=checkpointer, interrupt_before=interrupts or None, name=spec.name
+    )
+    return BuiltGraph(compiled, spec, tiers, log)
+
+
+def build_graph(
+    spec: GraphSpec | str | Path, **kwargs: Any
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Like :func:`build`, returning only the compiled LangGraph graph."""
+    return build(spec, **kwargs).graph
+
+
+def _log_path(spec: GraphSpec) -> Path | None:
+    if spec.call_log.path is None:
+        return None
+    p = Path(spec.call_log.path).expanduser()
+    if not p.is_absolute() and spec.base_dir is not None:
+        p = spec.base_dir / p
+    return p
+
+
+def _possible_targets(spec: GraphSpec, edges: Sequence[Any]) -> set[str]:
+    out: set[str] = set()
+    for e in edges:
+        if e.to:
+            out.add(e.to)
+        out.update((e.routes or {}).values())
+        if e.default:
+            out.add(e.default)
+    # A bounded target may divert to its on_limit node.
+    for t in list(out):
+        node = spec.nodes.get(t)
+        while node is not None and node.max_visits and node.on_limit and node.on_limit not in out:
+            out.add(node.on_limit)
+            node = spec.nodes.get(node.on_limit)
+    return out
+
+
+def _bounded(spec: GraphSpec, target: str, visits: dict[str, int]) -> str:
+    """Apply ``max_visits``/``on_limit``: a node visited enough times sends the run elsewhere."""
+    seen: set[str] = set()
+    while target in spec.nodes and target not in seen:
+        seen.add(target)
+        node = spec.nodes[target]
+        if node.max_visits is None or visits.get(target, 0) < node.max_visits:
+            return target
+        target = node.on_limit or END
+    return target
+
+
+def _static_path(
+    spec: GraphSpec, targets: list[str | None]
+) -> Callable[[dict[str, Any]], Hashable | list[Hashable]]:
+    def path(state: dict[str, Any]) -> Hashable | list[Hashable]:
+        if state.get("error"):
+            return ERROR_KEY
+        visits = state.get("visits") or {}
+        chosen = [_bounded(spec, t, visits) for t in targets if t]
+        unique = list(dict.fromkeys(chosen))
+        return unique[0] if len(unique) == 1 else unique  # type: ignore[return-value]
+
+    return path
+
+
+def _routed_path(
+    spec: GraphSpec,
+    route_fn: Callable[[Any], str],
+    routes: dict[str, str],
+    default: str | None,
+    source: str,
+) -> Callable[[dict[str, Any]], Hashable]:
+    def path(state: dict[str, Any]) -> Hashable:
+        if state.get("error"):
+            return ERROR_KEY
+        label = str(route_fn(state))
+        target = routes.get(label, default)
+        if target is None:
+            raise RunError(
+                f"router after {source!r} produced label {label!r}, which has no "
+                f"route and no default (routes: {sorted(routes)})",
+                node=source,
+            )
+        return _bounded(spec, target, state.get("visits") or {})
+
+    return path
+
+
+def _node_runner(
+    spec: GraphSpec, name: str, tiers: TierRegistry
+) -> Callable[[dict[str, Any], RunnableConfig], dict[str, Any]]:
+    node = spec.nodes[name]
+    tier = resolve_tier(spec, name)
+    if node.agent is not None:
+        agent = spec.agents.get(node.agent)
+        impl = lookup("agent", agent.uses if agent else node.agent)
+        params = {**(agent.params if agent else {}), **node.params}
+    else:
+        assert node.tool is not None
+        impl = lookup("tool", node.tool)
+        params = dict(node.params)
+    env = NodeEnv(
+        name=name,
+        params=impl.params.model_validate(params),
+        spec=spec,
+        tier=tier,
+        model=tiers.model_client(tier) if tier else None,
+    )
+    fn = impl.factory(env)
+
+    def run(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        conf = config.get("configurable") or {}
+        run_id = (
+            conf.get("slmgraph_run_id")
+            or conf.get("run_id")
+            or conf.get("thread_id")
+            or (config.get("metadata") or {}).get("run_id")
+            or uuid.uuid4().hex
+        )
+        sink: list[dict[str, Any]] = []
+        tokens = [
+            current_run.set(str(run_id)),
+            current_node.set(name),
+            current_graph.set(spec.name),
+            trace_sink.set(sink),
+        ]
+        try:
+            update = dict(fn(state) or {})
+        except SlmgraphError as exc:
+            update = {"error": f"{name}: {exc}", "failed_node": name}
+        except Exception as exc:  # a bug in a tool or agent still ends the run in a defined state
+            update = {"error": f"{name}: {type(exc).__name__}: {exc}", "failed_node": name}
+        finally:
+            for var, tok in zip(
+                (current_run, current_node, current_graph, trace_sink), tokens, strict=True
+            ):
+                var.reset(tok)  # type: ignore[attr-defined]
+        if not sink:
+            sink.append(
+                {
+                    "node": name,
+                    "tier": tier,
+                    "backend": None,
+                    "model": None,
+                    "tokens_in": 0,
+                    "tokens_out": 0,
+                    "latency_s": 0.0,
+                    "cost_usd": 0.0,
+                    "status": "error" if "error" in update else "ok",
+                    "error": update.get("error"),
+                    "call_id": None,
+                }
+            )
+        update["trace"] = [*update.get("trace", []), *sink]
+        update["visits"] = {name: 1}
+        return update
+
+    run.__name__ = name
+    return run
+
+
+__all__ = ["BuiltGraph", "RunError", "build", "build_graph", "state_schema"]

@@ -1,0 +1,131 @@
+"""Run a spec on one input: build, invoke, and summarise (output, trace, error, totals)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from slmgraph._suggest import did_you_mean
+from slmgraph.errors import RunError, SpecError, SpecIssue
+from slmgraph.graphs.builder import BUILTIN_STATE, BuiltGraph, build
+from slmgraph.models.base import Backend
+from slmgraph.spec import GraphSpec, load_spec
+from slmgraph.telemetry.calllog import CallLog
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    state: dict[str, Any]
+    output: dict[str, Any]
+    trace: list[dict[str, Any]]
+    error: str | None
+    status: Literal["ok", "error", "interrupted"]
+    wall_s: float
+    next_nodes: list[str] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        calls = [t for t in self.trace if t.get("model")]
+        return {
+            "model_calls": len(calls),
+            "tokens_in": sum(t["tokens_in"] for t in calls),
+            "tokens_out": sum(t["tokens_out"] for t in calls),
+            "cost_usd": round(sum(t.get("cost_usd") or 0.0 for t in calls), 8),
+            "model_latency_s": round(sum(t["latency_s"] for t in calls), 4),
+            "wall_s": round(self.wall_s, 4),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "output": self.output,
+            "error": self.error,
+            "next": self.next_nodes,
+            "trace": self.trace,
+            "totals": self.totals,
+        }
+
+
+def check_input(spec: GraphSpec, data: dict[str, Any]) -> None:
+    fields = spec.state_fields()
+    if not fields:
+        return
+    issues = [
+        SpecIssue(
+            f"input.{key}", f"Unknown state key {key!r}", did_you_mean(key, fields, "state keys")
+        )
+        for key in data
+        if key not in fields and key not in BUILTIN_STATE
+    ]
+    if issues:
+        raise SpecError(issues, "input")
+
+
+def run(
+    spec: GraphSpec | str | Path | BuiltGraph,
+    inputs: dict[str, Any],
+    *,
+    backends: dict[str, Backend] | None = None,
+    call_log: CallLog | Literal[False] | None = None,
+    thread_id: str | None = None,
+    resume: Any = None,
+) -> RunResult:
+    """Run a graph on ``inputs`` and return its output, trace and status.
+
+    With ``thread_id`` and ``resume`` (after an ``interrupt_before`` pause), the run continues
+    from its checkpoint instead of starting over.
+    """
+    built = (
+        spec
+        if isinstance(spec, BuiltGraph)
+        else build(
+            spec if isinstance(spec, GraphSpec) else load_spec(spec),
+            backends=backends,
+            call_log=call_log,
+        )
+    )
+    check_input(built.spec, inputs)
+    run_id = uuid.uuid4().hex
+    config: dict[str, Any] = {
+        "configurable": {"slmgraph_run_id": run_id, "thread_id": thread_id or run_id},
+        "recursion_limit": built.spec.limits.max_steps,
+    }
+    started = time.perf_counter()
+    try:
+        final = _invoke(built, inputs, config, resume)
+    except RunError as exc:
+        final = {"error": str(exc), "failed_node": exc.node}
+        if built.graph.checkpointer is not None:
+            final = {**dict(built.graph.get_state(config).values), **final}
+    wall = time.perf_counter() - started
+    state = dict(final or {})
+    next_nodes: list[str] = []
+    if built.graph.checkpointer is not None and not state.get("error"):
+        next_nodes = list(built.graph.get_state(config).next)
+    error = state.get("error")
+    status: Literal["ok", "error", "interrupted"] = (
+        "error" if error else ("interrupted" if next_nodes else "ok")
+    )
+    keys = built.spec.output or [k for k in built.spec.state_fields() if k in state]
+    output = {k: state.get(k) for k in keys}
+    return RunResult(
+        run_id, state, output, list(state.get("trace") or []), error, status, wall, next_nodes
+    )
+
+
+def _invoke(built: BuiltGraph, inputs: dict[str, Any], config: dict[str, Any], resume: Any) -> Any:
+    if resume is None:
+        return built.graph.invoke(dict(inputs), config)
+    if resume is True:
+        # Continue after an interrupt_before pause, applying `inputs` as state edits first.
+        if inputs:
+            built.graph.update_state(config, inputs)
+        return built.graph.invoke(None, config)
+    from langgraph.types import Command
+
+    return built.graph.invoke(Command(resume=resume), config)

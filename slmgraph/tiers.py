@@ -1,0 +1,219 @@
+"""Tiers: named model configurations, resolved node > agent > graph default, and the client a
+node calls (logging every attempt, checking outputs, falling back to the next tier).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from slmgraph.constraints.base import Constraint, check_output
+from slmgraph.errors import ModelError
+from slmgraph.models.base import Backend, Completion, Message, create_backend
+from slmgraph.models.fallback import FallbackChain
+from slmgraph.spec import GraphSpec, TierSpec
+from slmgraph.telemetry.calllog import CallLog, CallRecord
+from slmgraph.telemetry.context import current_graph, current_node, current_run, current_session
+
+#: Trace entries of the node in progress; the graph builder collects them into state["trace"].
+trace_sink: ContextVar[list[dict[str, Any]] | None] = ContextVar("slmgraph_trace", default=None)
+
+
+def resolve_tier(spec: GraphSpec, node_name: str) -> str | None:
+    """The tier a node runs on: the node's own, else its agent's, else the graph default.
+
+    Returns None for tool nodes (they run no model).
+    """
+    node = spec.nodes[node_name]
+    if node.tool is not None:
+        return None
+    if node.tier:
+        return node.tier
+    agent = spec.agents.get(node.agent or "")
+    if agent is not None and agent.tier:
+        return agent.tier
+    return spec.defaults.tier or ("slm" if "slm" in spec.tiers else next(iter(spec.tiers), None))
+
+
+@dataclass
+class Result:
+    """A checked completion: ``value`` is parsed JSON for json_schema constraints, else text."""
+
+    completion: Completion
+    value: Any
+    tier: str
+
+
+class TierClient:
+    """One tier: its backend, generation defaults and price. Every attempt is logged."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: TierSpec,
+        backend: Backend,
+        log: CallLog | None,
+        app: str | None = None,
+    ) -> None:
+        self.name = name
+        self.spec = spec
+        self.backend = backend
+        self.log = log
+        self.app = app
+
+    def cost(self, tokens_in: int, tokens_out: int) -> float:
+        p = self.spec.price
+        return (tokens_in * p.input_per_1m + tokens_out * p.output_per_1m) / 1_000_000
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        constraint: Constraint | None = None,
+        *,
+        call_group: str,
+        attempt: int = 1,
+        fallback_from: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: Sequence[str] | None = None,
+        seed: int | None = None,
+        logprobs: bool = True,
+    ) -> Result:
+        gen = self.spec.generation
+        kwargs: dict[str, Any] = {
+            "max_tokens": max_tokens if max_tokens is not None else gen.max_tokens,
+            "temperature": temperature if temperature is not None else gen.temperature,
+            "stop": stop if stop is not None else gen.stop,
+            "seed": seed if seed is not None else gen.seed,
+            "top_p": gen.top_p,
+        }
+        rec = CallRecord(
+            messages=[dict(m) for m in messages],
+            call_group=call_group,
+            app=self.app,
+            session_id=current_session.get(),
+            run_id=current_run.get(),
+            graph=current_graph.get(),
+            node=current_node.get(),
+            tier=self.name,
+            backend=self.backend.name,
+            model=self.backend.model,
+            attempt=attempt,
+            fallback_from=fallback_from,
+            constraint=constraint.to_dict() if constraint else None,
+            params={k: v for k, v in kwargs.items() if v is not None},
+        )
+        started = time.perf_counter()
+        try:
+            completion = self.backend.complete(
+                messages, constraint, logprobs=logprobs, timeout_s=self.spec.timeout_s, **kwargs
+            )
+            rec.output = completion.text
+            rec.tokens_in = completion.usage.input_tokens
+            rec.tokens_out = completion.usage.output_tokens
+            rec.latency_s = completion.latency_s
+            rec.mean_logprob = completion.mean_logprob
+            rec.cost_usd = self.cost(rec.tokens_in, rec.tokens_out)
+            value = check_output(completion.text, constraint)
+        except ModelError as err:
+            err.backend = err.backend or self.backend.name
+            err.model = err.model or self.backend.model
+            rec.status = "error"
+            rec.error_kind = err.kind
+            rec.error = str(err)
+            if rec.latency_s is None:
+                rec.latency_s = time.perf_counter() - started
+            self._finish(rec)
+            raise
+        except BaseException as exc:
+            rec.status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "error"
+            rec.error_kind = "cancelled" if rec.status == "cancelled" else "server"
+            rec.error = f"{type(exc).__name__}: {exc}"
+            rec.latency_s = time.perf_counter() - started
+            self._finish(rec)
+            raise
+        self._finish(rec)
+        return Result(completion, value, self.name)
+
+    def _finish(self, rec: CallRecord) -> None:
+        if self.log is not None:
+            self.log.record(rec)
+        sink = trace_sink.get()
+        if sink is not None:
+            sink.append(
+                {
+                    "node": rec.node,
+                    "tier": rec.tier,
+                    "backend": rec.backend,
+                    "model": rec.model,
+                    "tokens_in": rec.tokens_in or 0,
+                    "tokens_out": rec.tokens_out or 0,
+                    "latency_s": round(rec.latency_s or 0.0, 4),
+                    "cost_usd": rec.cost_usd or 0.0,
+                    "status": rec.status,
+                    "error": rec.error,
+                    "call_id": rec.call_id,
+                }
+            )
+
+
+class TierRegistry:
+    """Builds backends lazily (a GGUF loads on the first call that needs it) and shares them:
+    tiers with the same backend, model and settings use one backend instance."""
+
+    def __init__(
+        self,
+        tiers: dict[str, TierSpec],
+        log: CallLog | None = None,
+        app: str | None = None,
+        backends: dict[str, Backend] | None = None,
+    ) -> None:
+        self.tiers = tiers
+        self.log = log
+        self.app = app
+        self._given = dict(backends or {})
+        self._backends: dict[str, Backend] = {}
+        self._lock = threading.Lock()
+
+    def backend(self, tier: str) -> Backend:
+        if tier in self._given:
+            return self._given[tier]
+        spec = self.tiers[tier]
+        key = repr((spec.backend, spec.model, sorted(spec.settings.items())))
+        with self._lock:
+            if key not in self._backends:
+                self._backends[key] = create_backend(spec.backend, spec.model, spec.settings)
+            return self._backends[key]
+
+    def client(self, tier: str) -> TierClient:
+        return TierClient(tier, self.tiers[tier], self.backend(tier), self.log, self.app)
+
+    def chain(self, tier: str) -> list[str]:
+        """The tier followed by its fallbacks, in order."""
+        out = [tier]
+        nxt = self.tiers[tier].fallback
+        while nxt is not None and nxt not in out:
+            out.append(nxt)
+            nxt = self.tiers[nxt].fallback
+        return out
+
+    def model_client(self, tier: str) -> ModelClient:
+        return ModelClient(self, tier)
+
+
+class ModelClient:
+    """What a node calls: the node's tier, with the tier's fallback chain as a wrapper."""
+
+    def __init__(self, registry: TierRegistry, tier: str) -> None:
+        self.registry = registry
+        self.tier = tier
+
+    def complete(
+        self, messages: Sequence[Message], constraint: Constraint | None = None, **kwargs: Any
+    ) -> Result:
+        chain = FallbackChain(self.registry, self.registry.chain(self.tier))
+        return chain.complete(messages, constraint, **kwargs)
