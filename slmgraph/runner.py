@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
+
 from slmgraph._suggest import did_you_mean
 from slmgraph.errors import RunError, SpecError, SpecIssue
 from slmgraph.graphs.builder import BUILTIN_STATE, BuiltGraph, build
@@ -91,7 +93,7 @@ def run(
     )
     check_input(built.spec, inputs)
     run_id = uuid.uuid4().hex
-    config: dict[str, Any] = {
+    config: RunnableConfig = {
         "configurable": {"slmgraph_run_id": run_id, "thread_id": thread_id or run_id},
         "recursion_limit": built.spec.limits.max_steps,
     }
@@ -118,7 +120,7 @@ def run(
     )
 
 
-def _invoke(built: BuiltGraph, inputs: dict[str, Any], config: dict[str, Any], resume: Any) -> Any:
+def _invoke(built: BuiltGraph, inputs: dict[str, Any], config: RunnableConfig, resume: Any) -> Any:
     if resume is None:
         return built.graph.invoke(dict(inputs), config)
     if resume is True:

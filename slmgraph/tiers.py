@@ -92,7 +92,7 @@ class TierClient:
             "top_p": gen.top_p,
         }
         rec = CallRecord(
-            messages=[dict(m) for m in messages],
+            messages=[{"role": m["role"], "content": m["content"]} for m in messages],
             call_group=call_group,
             app=self.app,
             session_id=current_session.get(),

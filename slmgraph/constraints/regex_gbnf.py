@@ -8,15 +8,13 @@ raise ``ValueError`` (a grammar cannot express them).
 
 from __future__ import annotations
 
+import importlib
 import re
 from typing import Any
 
-try:  # Python >= 3.11 keeps the parser private
-    from re import _constants as C  # type: ignore[attr-defined]
-    from re import _parser as P  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_constants as C  # type: ignore[no-redef]
-    import sre_parse as P  # type: ignore[no-redef]
+# Python's own regex parser (private, but stable across 3.11+): the accepted syntax is Python's.
+C: Any = importlib.import_module("re._constants")
+P: Any = importlib.import_module("re._parser")
 
 _CATEGORIES = {
     C.CATEGORY_DIGIT: "0-9",

@@ -85,7 +85,7 @@ def state_schema(spec: GraphSpec) -> type:
     for key, typ in BUILTIN_STATE.items():
         fields.setdefault(key, typ)
     cls_name = "".join(p.capitalize() for p in spec.name.replace("-", "_").split("_")) + "State"
-    schema: type = TypedDict(cls_name, fields, total=False)  # type: ignore[operator]
+    schema: type = TypedDict(cls_name, fields, total=False)  # type: ignore[misc]
     return schema
 
 
@@ -127,7 +127,7 @@ def build(
     graph: StateGraph[Any, Any, Any, Any] = StateGraph(state_schema(spec))
 
     for name, node in spec.nodes.items():
-        graph.add_node(
+        graph.add_node(  # type: ignore[call-overload]
             name,
             _node_runner(spec, name, tiers),
             metadata={
@@ -150,7 +150,9 @@ def build(
             else:
                 route_fn = impl.factory(impl.params.model_validate(edge.params))
             targets = {**(edge.routes or {})}
-            path = _routed_path(spec, route_fn, targets, edge.default, source)
+            path: Callable[[dict[str, Any]], Any] = _routed_path(
+                spec, route_fn, targets, edge.default, source
+            )
         else:
             path = _static_path(spec, [e.to for e in edges])
         possible = _possible_targets(spec, edges)

@@ -82,7 +82,7 @@ class LlamaCppBackend:
         self._n_vocab = llama.n_vocab()
 
     def _grammar(self, constraint: Constraint) -> Any:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         gbnf = constraint_to_gbnf(constraint)
         if gbnf not in self._grammars:
@@ -95,7 +95,7 @@ class LlamaCppBackend:
         return self._grammars[gbnf]
 
     def prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
-        rendered = self._formatter(messages=[dict(m) for m in messages])
+        rendered = self._formatter(messages=list(messages))  # type: ignore[arg-type]
         tokens: list[int] = self.llama.tokenize(
             rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
         )

@@ -43,6 +43,11 @@ class OpenAICompatSettings(_Settings):
     headers: dict[str, str] = Field(default_factory=dict)
     max_retries: int = Field(0, ge=0, description="Client-level retries on connection errors")
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    logprobs: bool | None = Field(
+        None,
+        description="Request token logprobs (default: yes for vllm/openai; no for llamacpp, "
+        "whose server returns them only for models loaded with logits_all)",
+    )
 
 
 class LangChainSettings(_Settings):

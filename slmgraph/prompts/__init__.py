@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from slmgraph.models.base import Message
+
 
 @dataclass(frozen=True)
 class PromptTemplate:
@@ -32,8 +34,8 @@ class PromptTemplate:
                         names.append(root)
         return names
 
-    def render(self, values: dict[str, Any]) -> list[dict[str, str]]:
-        messages = []
+    def render(self, values: dict[str, Any]) -> list[Message]:
+        messages: list[Message] = []
         if self.system:
             messages.append({"role": "system", "content": self.system.format_map(values)})
         messages.append({"role": "user", "content": self.user.format_map(values)})
