@@ -204,6 +204,8 @@ class SlmgraphChatModel(BaseChatModel):
             temperature=kwargs.get("temperature", self.temperature),
             stop=stop,
         )
+        # A ModelClient (a tier with fallback and logging) returns a Result wrapping the completion.
+        c: Completion = getattr(out, "completion", out)
         msg = AIMessage(
             content=c.text,
             usage_metadata={
