@@ -81,7 +81,7 @@ def _check_tiers(spec: GraphSpec) -> Iterator[SpecIssue]:
             yield SpecIssue(
                 f"{path}.fallback",
                 f"Unknown tier {tier.fallback!r}",
-                did_you_mean(tier.fallback, spec.tiers, "tiers"),
+                did_you_mean(tier.fallback, [t for t in spec.tiers if t != name], "tiers"),
             )
     # Fallback cycles (slm -> llm -> slm) would retry forever.
     for name in spec.tiers:

@@ -156,10 +156,11 @@ def build(
         else:
             path = _static_path(spec, [e.to for e in edges])
         possible = _possible_targets(spec, edges)
-        path_map = {t: (LG_END if t == END else t) for t in possible}
-        if source != START:
+        path_map = {(LG_END if t == END else t): (LG_END if t == END else t) for t in possible}
+        if END not in possible and source != START:
+            # A labelled branch in the diagram: where the run goes when this node fails.
             path_map[ERROR_KEY] = LG_END
-        graph.add_conditional_edges(lg_source, path, path_map)  # type: ignore[arg-type]
+        graph.add_conditional_edges(lg_source, _on_error(path, END in possible), path_map)  # type: ignore[arg-type]
 
     interrupts = [n for n, node in spec.nodes.items() if node.interrupt_before]
     if interrupts and checkpointer is None:
@@ -217,12 +218,27 @@ def _bounded(spec: GraphSpec, target: str, visits: dict[str, int]) -> str:
     return target
 
 
+def _on_error(
+    path: Callable[[dict[str, Any]], Any], end_is_target: bool
+) -> Callable[[dict[str, Any]], Any]:
+    """A failed node (``state["error"]`` set) ends the run, whatever its edges say."""
+    stop = LG_END if end_is_target else ERROR_KEY
+
+    def guarded(state: dict[str, Any]) -> Any:
+        if state.get("error"):
+            return stop
+        chosen = path(state)
+        if isinstance(chosen, list):
+            return [LG_END if c == END else c for c in chosen]
+        return LG_END if chosen == END else chosen
+
+    return guarded
+
+
 def _static_path(
     spec: GraphSpec, targets: list[str | None]
 ) -> Callable[[dict[str, Any]], Hashable | list[Hashable]]:
     def path(state: dict[str, Any]) -> Hashable | list[Hashable]:
-        if state.get("error"):
-            return ERROR_KEY
         visits = state.get("visits") or {}
         chosen = [_bounded(spec, t, visits) for t in targets if t]
         unique = list(dict.fromkeys(chosen))
@@ -239,8 +255,6 @@ def _routed_path(
     source: str,
 ) -> Callable[[dict[str, Any]], Hashable]:
     def path(state: dict[str, Any]) -> Hashable:
-        if state.get("error"):
-            return ERROR_KEY
         label = str(route_fn(state))
         target = routes.get(label, default)
         if target is None:

@@ -115,20 +115,28 @@ class CallLog:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_log_path()
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        with self._lock:
+        self._conn_: sqlite3.Connection | None = None
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        # Connect on first use: building a graph touches no file (LangGraph's server builds
+        # graphs inside its event loop, where blocking I/O is refused).
+        if self._conn_ is None:
             if str(self.path) != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-            self._conn.execute(
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            conn.row_factory = sqlite3.Row
+            if str(self.path) != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
-            self._conn.commit()
+            conn.commit()
+            self._conn_ = conn
+        return self._conn_
 
     def record(self, rec: CallRecord) -> None:
         row = asdict(rec)
@@ -165,4 +173,6 @@ class CallLog:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._conn_ is not None:
+                self._conn_.close()
+                self._conn_ = None

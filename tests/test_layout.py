@@ -1,0 +1,35 @@
+"""Packaging facts: nothing shadows common top-level names; package data ships."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_no_top_level_agents_or_tools_module() -> None:
+    # Run outside the repo root so the source tree itself is not on sys.path.
+    code = (
+        "import importlib.util, sys; "
+        "print([n for n in ('agents', 'tools', 'prompts', 'graphs', 'models') "
+        "if importlib.util.find_spec(n) is not None])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/",
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_subpackages_exist() -> None:
+    for sub in ("agents", "graphs", "tools", "prompts", "models", "constraints", "telemetry"):
+        assert importlib.util.find_spec(f"slmgraph.{sub}") is not None, sub
+
+
+def test_langgraph_json_lists_every_builtin_graph() -> None:
+    import json
+
+    from slmgraph.spec import builtin_graphs
+
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    assert sorted(config["graphs"]) == builtin_graphs()
