@@ -2,8 +2,9 @@
 
 Why our own converter: llama-cpp-python's converter lets raw control characters (a literal
 newline or tab) into JSON strings, so small models produce output that ``json.loads`` rejects.
-Here a string character is anything but ``"``, ``\\`` and U+0000-U+001F (and DEL), or a valid
-escape. Two more choices keep small models from wandering:
+Here a string character is printable ASCII other than ``"`` and ``\\``, or a Unicode scalar value
+from U+0080 (no surrogates, nothing above U+10FFFF — llama.cpp would otherwise accept byte
+sequences that are not UTF-8), or a valid escape. Two more choices keep small models from wandering:
 
 - whitespace between tokens is at most one space (an unbounded ``ws`` lets a model emit newlines
   until ``max_tokens``);
@@ -27,7 +28,10 @@ _UNSUPPORTED = ("allOf", "not", "if", "then", "else", "patternProperties", "depe
 
 PRIMITIVES: dict[str, str] = {
     "ws": '" "?',
-    "char": r'[^"\\\x00-\x1F\x7F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})',
+    # Printable ASCII but '"' and '\', then every Unicode scalar value (no surrogates, nothing
+    # above U+10FFFF: llama.cpp decodes F5-F7 lead bytes as "code points" a strict decoder rejects).
+    "char": r'[\x20-\x21\x23-\x5B\x5D-\x7E\u0080-\uD7FF\uE000-\U0010FFFF]'
+    r' | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})',
     "string": r'"\"" char* "\""',
     "integer": r'"-"? ("0" | [1-9] [0-9]{0,15})',
     "number": r'"-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?',

@@ -74,6 +74,7 @@ def write_tiny_gguf(
     w.add_bos_token_id(1)
     w.add_eos_token_id(4)  # <|im_end|> ends a ChatML turn
     w.add_add_bos_token(False)
+    w.add_add_space_prefix(False)
     w.add_chat_template(CHATML)
 
     def t(*shape: int) -> np.ndarray:
