@@ -1,0 +1,74 @@
+"""`langgraph dev` (LangGraph Studio's server) on loopback runs a built-in graph through its HTTP
+API: create a thread, run the triage graph on scripted tiers, read the thread state back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import ROOT
+from servers import free_port, wait_http
+
+pytestmark = [pytest.mark.studio, pytest.mark.slow]
+
+TIERS = """
+slm:
+  backend: scripted
+  settings:
+    rules:
+      - {node: classify, output: technical}
+      - {node: extract, output: '{"product": "App", "urgency": "medium", "summary": "crash"}'}
+llm:
+  backend: scripted
+  settings: {default: "Thanks, we are looking into the crash."}
+"""
+
+
+def test_langgraph_dev_runs_a_builtin_graph(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "langgraph"
+    if not exe.exists() and shutil.which("langgraph") is None:
+        pytest.skip("langgraph-cli is not installed (the `studio` extra)")
+    tiers = tmp_path / "tiers.yaml"
+    tiers.write_text(TIERS)
+    port = free_port()
+    env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true",
+           "LANGSMITH_TRACING": "false", "SLMGRAPH_TIERS": str(tiers),
+           "SLMGRAPH_CALL_LOG": str(tmp_path / "calls.sqlite")}
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(exe if exe.exists() else "langgraph"), "dev", "--no-browser", "--no-reload",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/ok", 90, proc)
+        with httpx.Client(base_url=base, timeout=60) as client:
+            assistants = client.post("/assistants/search", json={"limit": 10}).json()
+            assert "triage" in {a["graph_id"] for a in assistants}
+            thread = client.post("/threads", json={}).json()["thread_id"]
+            final = client.post(f"/threads/{thread}/runs/wait", json={
+                "assistant_id": "triage",
+                "input": {"ticket": "The app crashes when I open settings."}}).json()
+            assert final.get("category") == "technical", final
+            state = client.get(f"/threads/{thread}/state").json()
+        values = state["values"]
+        assert values["details"]["product"] == "App"
+        assert values["reply"].startswith("Thanks")
+        assert [t["node"] for t in values["trace"]] == ["classify", "extract", "reply"]
+        assert state["next"] == []
+    except Exception:
+        print((tmp_path / "server.log").read_text()[-4000:])
+        raise
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
