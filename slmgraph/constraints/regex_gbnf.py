@@ -16,23 +16,61 @@ from typing import Any
 C: Any = importlib.import_module("re._constants")
 P: Any = importlib.import_module("re._parser")
 
-_CATEGORIES = {
-    C.CATEGORY_DIGIT: "0-9",
-    C.CATEGORY_WORD: "a-zA-Z0-9_",
-    C.CATEGORY_SPACE: " \\t\\n\\r\\x0B\\x0C",
+_CATEGORY_RANGES: dict[Any, list[tuple[int, int]]] = {
+    C.CATEGORY_DIGIT: [(0x30, 0x39)],
+    C.CATEGORY_WORD: [(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)],
+    C.CATEGORY_SPACE: [(0x09, 0x0D), (0x20, 0x20)],
 }
-_NOT_CATEGORIES = {
-    C.CATEGORY_NOT_DIGIT: "0-9",
-    C.CATEGORY_NOT_WORD: "a-zA-Z0-9_",
-    C.CATEGORY_NOT_SPACE: " \\t\\n\\r\\x0B\\x0C",
+_NEGATED = {
+    C.CATEGORY_NOT_DIGIT: C.CATEGORY_DIGIT,
+    C.CATEGORY_NOT_WORD: C.CATEGORY_WORD,
+    C.CATEGORY_NOT_SPACE: C.CATEGORY_SPACE,
 }
+# Unicode scalar values. A negated class is written as the positive complement within these,
+# because llama.cpp's `[^...]` also admits byte sequences that are not UTF-8 (lead bytes F5-F7,
+# surrogates), which a strict decoder then rejects.
+_SCALARS = [(0x0, 0xD7FF), (0xE000, 0x10FFFF)]
 
 
-def _class_char(code: int) -> str:
-    ch = chr(code)
-    if ch.isalnum() and code < 128:
-        return ch
-    return f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}"
+def _hex(code: int) -> str:
+    if code < 0x80 and chr(code).isalnum():
+        return chr(code)
+    if code < 0x100:
+        return f"\\x{code:02X}"
+    return f"\\u{code:04X}" if code < 0x10000 else f"\\U{code:08X}"
+
+
+def _class(ranges: list[tuple[int, int]]) -> str:
+    if not ranges:
+        raise ValueError("a character set that matches nothing is not supported")
+    parts = [_hex(lo) if lo == hi else f"{_hex(lo)}-{_hex(hi)}" for lo, hi in ranges]
+    return f"[{''.join(parts)}]"
+
+
+def _normalise(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    excluded = _normalise(ranges)
+    for lo, hi in _SCALARS:
+        cur = lo
+        for elo, ehi in excluded:
+            if ehi < cur or elo > hi:
+                continue
+            if elo > cur:
+                out.append((cur, elo - 1))
+            cur = max(cur, ehi + 1)
+        if cur <= hi:
+            out.append((cur, hi))
+    return out
 
 
 def _literal(code: int) -> str:
@@ -48,22 +86,22 @@ def _literal(code: int) -> str:
 
 def _set(items: list[tuple[Any, Any]]) -> str:
     negate = False
-    parts: list[str] = []
+    ranges: list[tuple[int, int]] = []
     for op, av in items:
         if op is C.NEGATE:
             negate = True
         elif op is C.LITERAL:
-            parts.append(_class_char(av))
+            ranges.append((av, av))
         elif op is C.RANGE:
-            parts.append(f"{_class_char(av[0])}-{_class_char(av[1])}")
+            ranges.append((av[0], av[1]))
         elif op is C.CATEGORY:
-            if av in _CATEGORIES:
-                parts.append(_CATEGORIES[av])
+            if av in _CATEGORY_RANGES:
+                ranges += _CATEGORY_RANGES[av]
             else:
-                raise ValueError("negated classes (\\D \\W \\S) inside [...] are not supported")
+                ranges += _complement(_CATEGORY_RANGES[_NEGATED[av]])
         else:
             raise ValueError(f"unsupported item in a character set: {op}")
-    return f"[{'^' if negate else ''}{''.join(parts)}]"
+    return _class(_complement(ranges) if negate else _normalise(ranges))
 
 
 def _seq(items: Any) -> str:
@@ -76,15 +114,15 @@ def _node(op: Any, av: Any) -> str:
     if op is C.LITERAL:
         return _literal(av)
     if op is C.NOT_LITERAL:
-        return f"[^{_class_char(av)}]"
+        return _class(_complement([(av, av)]))
     if op is C.ANY:
-        return "[^\\n]"
+        return _class(_complement([(0x0A, 0x0A)]))
     if op is C.IN:
         return _set(av)
     if op is C.CATEGORY:
-        if av in _CATEGORIES:
-            return f"[{_CATEGORIES[av]}]"
-        return f"[^{_NOT_CATEGORIES[av]}]"
+        if av in _CATEGORY_RANGES:
+            return _class(_CATEGORY_RANGES[av])
+        return _class(_complement(_CATEGORY_RANGES[_NEGATED[av]]))
     if op is C.SUBPATTERN:
         return f"({_seq(av[-1])})"
     if op is C.BRANCH:
