@@ -39,15 +39,28 @@ class RecordingServer:
                     payload = {"error": {"message": "boom", "type": "server_error"}}
                 else:
                     payload = {
-                        "id": "x", "object": "chat.completion", "created": 0,
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
                         "model": outer.bodies[-1].get("model", "m"),
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": outer.reply},
-                                     "logprobs": {"content": [
-                                         {"token": "ok", "logprob": -0.25, "bytes": None,
-                                          "top_logprobs": []}]}}],
-                        "usage": {"prompt_tokens": 11, "completion_tokens": 1,
-                                  "total_tokens": 12},
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": outer.reply},
+                                "logprobs": {
+                                    "content": [
+                                        {
+                                            "token": "ok",
+                                            "logprob": -0.25,
+                                            "bytes": None,
+                                            "top_logprobs": [],
+                                        }
+                                    ]
+                                },
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 11, "completion_tokens": 1, "total_tokens": 12},
                     }
                 data = json.dumps(payload).encode()
                 self.send_response(outer.status)
@@ -94,10 +107,26 @@ def llama_cpp_server(model: Path, log: Path) -> Iterator[str]:
     port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
-             "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "1",
-             "--model_alias", "tiny"],
-            stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(model),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "1024",
+                "--n_threads",
+                "1",
+                "--model_alias",
+                "tiny",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_http(f"http://127.0.0.1:{port}/v1/models", 60, proc)
             yield f"http://127.0.0.1:{port}/v1"

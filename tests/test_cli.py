@@ -27,8 +27,13 @@ llm: {backend: scripted, settings: {default: "Use the reset link."}}
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "slmgraph", *args], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "slmgraph", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 def test_help_reads_well() -> None:
@@ -63,8 +68,14 @@ def test_graph_prints_mermaid() -> None:
 def test_run_json_on_scripted_tiers(tmp_path: Path) -> None:
     tiers = tmp_path / "tiers.yaml"
     tiers.write_text(TIERS)
-    out = cli("run", "triage", "--json", "--input", '{"ticket": "I cannot log in"}',
-              env={"SLMGRAPH_TIERS": str(tiers)})
+    out = cli(
+        "run",
+        "triage",
+        "--json",
+        "--input",
+        '{"ticket": "I cannot log in"}',
+        env={"SLMGRAPH_TIERS": str(tiers)},
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["status"] == "ok" and data["error"] is None

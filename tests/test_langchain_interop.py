@@ -22,9 +22,12 @@ def test_langchain_model_as_a_tier_validates_constrained_output() -> None:
     from slmgraph.constraints import check_output
 
     with pytest.raises(ModelError) as info:
-        check_output(backend.complete([{"role": "user", "content": "q"}],
-                                      Constraint.choice(["yes", "no"])).text,
-                     Constraint.choice(["yes", "no"]))
+        check_output(
+            backend.complete(
+                [{"role": "user", "content": "q"}], Constraint.choice(["yes", "no"])
+            ).text,
+            Constraint.choice(["yes", "no"]),
+        )
     assert info.value.kind == "invalid_output"
 
 

@@ -16,8 +16,9 @@ def test_no_top_level_agents_or_tools_module() -> None:
         "print([n for n in ('agents', 'tools', 'prompts', 'graphs', 'models') "
         "if importlib.util.find_spec(n) is not None])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/",
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True
+    )
     assert out.stdout.strip() == "[]"
 
 

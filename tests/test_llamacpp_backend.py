@@ -1,5 +1,5 @@
 """The real llama.cpp backend on a tiny random-weight GGUF: loading, chat template, grammars
-(JSON schema, choice, regex), logprobs, limits. Random weights: this proves mechanics, not quality."""
+(JSON schema, choice, regex), logprobs, limits. Random weights prove mechanics, not quality."""
 
 from __future__ import annotations
 
@@ -37,22 +37,27 @@ def test_chat_template_is_applied(tiny_backend) -> None:  # type: ignore[no-unty
 def test_choice_constraint(tiny_backend) -> None:  # type: ignore[no-untyped-def]
     choices = ["billing", "technical", "account", "other"]
     for seed in range(5):
-        c = tiny_backend.complete(MSG, Constraint.choice(choices), max_tokens=20,
-                                  temperature=1.0, seed=seed)
+        c = tiny_backend.complete(
+            MSG, Constraint.choice(choices), max_tokens=20, temperature=1.0, seed=seed
+        )
         assert c.text in choices
 
 
 def test_regex_constraint(tiny_backend) -> None:  # type: ignore[no-untyped-def]
     pattern = r"[A-Z]{2}-\d{3}( (low|high))?"
     for seed in range(5):
-        c = tiny_backend.complete(MSG, Constraint.pattern(pattern), max_tokens=20,
-                                  temperature=1.0, seed=seed)
+        c = tiny_backend.complete(
+            MSG, Constraint.pattern(pattern), max_tokens=20, temperature=1.0, seed=seed
+        )
         assert re.fullmatch(pattern, c.text), c.text
 
 
 def test_constrained_output_hitting_max_tokens_is_invalid_output(tiny_backend) -> None:  # type: ignore[no-untyped-def]
-    schema = {"type": "object", "properties": {"text": {"type": "string", "minLength": 50}},
-              "required": ["text"]}
+    schema = {
+        "type": "object",
+        "properties": {"text": {"type": "string", "minLength": 50}},
+        "required": ["text"],
+    }
     with pytest.raises(ModelError) as info:
         tiny_backend.complete(MSG, Constraint.json(schema), max_tokens=10)
     assert info.value.kind == "invalid_output" and info.value.retryable
@@ -67,37 +72,49 @@ def test_prompt_longer_than_context_is_a_config_error(tiny_backend) -> None:  # 
 
 # --- JSON: every constrained output parses, whatever the (random) model wants to emit --------
 
-_scalar = st.sampled_from([
-    {"type": "string", "maxLength": 12},
-    {"type": "integer"},
-    {"type": "number"},
-    {"type": "boolean"},
-    {"type": "null"},
-    {"enum": ["red", "green", "a\"quote", "new\nline"]},
-    {"type": "string", "minLength": 1, "maxLength": 4},
-])
+_scalar = st.sampled_from(
+    [
+        {"type": "string", "maxLength": 12},
+        {"type": "integer"},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"enum": ["red", "green", 'a"quote', "new\nline"]},
+        {"type": "string", "minLength": 1, "maxLength": 4},
+    ]
+)
 
 
 def _schemas() -> st.SearchStrategy[dict]:  # type: ignore[type-arg]
     def objects(children: st.SearchStrategy[dict]) -> st.SearchStrategy[dict]:  # type: ignore[type-arg]
-        props = st.dictionaries(st.sampled_from(["a", "b", "name", "x y", "k\"q"]), children,
-                                min_size=1, max_size=3)
-        return props.flatmap(lambda p: st.lists(st.sampled_from(sorted(p)), unique=True).map(
-            lambda req: {"type": "object", "properties": p, "required": req}))
+        props = st.dictionaries(
+            st.sampled_from(["a", "b", "name", "x y", 'k"q']), children, min_size=1, max_size=3
+        )
+        return props.flatmap(
+            lambda p: st.lists(st.sampled_from(sorted(p)), unique=True).map(
+                lambda req: {"type": "object", "properties": p, "required": req}
+            )
+        )
 
     def arrays(children: st.SearchStrategy[dict]) -> st.SearchStrategy[dict]:  # type: ignore[type-arg]
-        return st.builds(lambda c, lo: {"type": "array", "items": c, "minItems": lo,
-                                        "maxItems": lo + 2}, children, st.integers(0, 2))
+        return st.builds(
+            lambda c, lo: {"type": "array", "items": c, "minItems": lo, "maxItems": lo + 2},
+            children,
+            st.integers(0, 2),
+        )
 
     return st.recursive(_scalar, lambda c: st.one_of(objects(c), arrays(c)), max_leaves=5)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(schema=_schemas(), seed=st.integers(0, 10_000))
 def test_every_constrained_json_output_parses(tiny_backend, schema, seed) -> None:  # type: ignore[no-untyped-def]
     try:
-        c = tiny_backend.complete(MSG, Constraint.json(schema), max_tokens=200, temperature=1.0,
-                                  seed=seed)
+        c = tiny_backend.complete(
+            MSG, Constraint.json(schema), max_tokens=200, temperature=1.0, seed=seed
+        )
     except ModelError as exc:  # only a length cut-off or non-UTF-8 bytes, never a parse failure
         assert exc.kind == "invalid_output"
         assert "max_tokens" in str(exc) or "UTF-8" in str(exc)
@@ -119,8 +136,9 @@ def test_llama_cpp_python_converter_lets_control_characters_through(tiny_backend
     upstream_bad = ours_bad = 0
     for seed in range(12):
         try:
-            up = tiny_backend.complete(MSG, upstream_grammar, max_tokens=120, temperature=1.0,
-                                       seed=seed).text
+            up = tiny_backend.complete(
+                MSG, upstream_grammar, max_tokens=120, temperature=1.0, seed=seed
+            ).text
         except ModelError as exc:  # cut off by max_tokens: look at what it had emitted
             up = exc.output or ""
         if any(ord(ch) < 0x20 for ch in up):

@@ -20,24 +20,32 @@ SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required"
 
 
 def backend(url: str, server: str, **extra: object) -> OpenAICompatBackend:
-    return OpenAICompatBackend("served-model",
-                               OpenAICompatSettings(base_url=url, server=server, **extra))
+    return OpenAICompatBackend(
+        "served-model", OpenAICompatSettings(base_url=url, server=server, **extra)
+    )
 
 
-@pytest.mark.parametrize(("constraint", "field"), [
-    (Constraint.json(SCHEMA), {"json": SCHEMA}),
-    (Constraint.pattern(r"\d+"), {"regex": r"\d+"}),
-    (Constraint.choice(["yes", "no"]), {"choice": ["yes", "no"]}),
-    (Constraint.grammar(gbnf='root ::= "a"'), {"grammar": 'root ::= "a"'}),
-])
+@pytest.mark.parametrize(
+    ("constraint", "field"),
+    [
+        (Constraint.json(SCHEMA), {"json": SCHEMA}),
+        (Constraint.pattern(r"\d+"), {"regex": r"\d+"}),
+        (Constraint.choice(["yes", "no"]), {"choice": ["yes", "no"]}),
+        (Constraint.grammar(gbnf='root ::= "a"'), {"grammar": 'root ::= "a"'}),
+    ],
+)
 def test_vllm_gets_structured_outputs_never_guided_fields(constraint, field) -> None:  # type: ignore[no-untyped-def]
     with RecordingServer(reply="7") as srv:
-        backend(srv.url, "vllm").complete(MSG, constraint, max_tokens=5, temperature=0.0,
-                                          seed=3)
+        backend(srv.url, "vllm").complete(MSG, constraint, max_tokens=5, temperature=0.0, seed=3)
     body = srv.bodies[0]
     assert body == {
-        "model": "served-model", "messages": MSG, "max_tokens": 5, "temperature": 0.0,
-        "seed": 3, "logprobs": True, "structured_outputs": field,
+        "model": "served-model",
+        "messages": MSG,
+        "max_tokens": 5,
+        "temperature": 0.0,
+        "seed": 3,
+        "logprobs": True,
+        "structured_outputs": field,
     }
     assert not any(k.startswith("guided_") for k in body)
 
@@ -46,13 +54,16 @@ def test_openai_style_json_schema_and_choice_unwrapping() -> None:
     with RecordingServer(reply='{"a": 1}') as srv:
         c = backend(srv.url, "openai").complete(MSG, Constraint.json(SCHEMA), max_tokens=5)
     assert c.text == '{"a": 1}'
-    assert srv.bodies[0]["response_format"] == {"type": "json_schema", "json_schema": {
-        "name": "output", "schema": SCHEMA, "strict": True}}
+    assert srv.bodies[0]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": SCHEMA, "strict": True},
+    }
     with RecordingServer(reply='{"choice": "no"}') as srv:
         c = backend(srv.url, "openai").complete(MSG, Constraint.choice(["yes", "no"]))
     assert c.text == "no"
     assert srv.bodies[0]["response_format"]["json_schema"]["schema"]["properties"]["choice"][
-        "enum"] == ["yes", "no"]
+        "enum"
+    ] == ["yes", "no"]
 
 
 def test_openai_style_rejects_regex_clearly() -> None:
@@ -63,8 +74,12 @@ def test_openai_style_rejects_regex_clearly() -> None:
 
 def test_llamacpp_server_gets_our_gbnf_and_no_logprobs_by_default() -> None:
     with RecordingServer(reply='{"s": "x"}') as srv:
-        backend(srv.url, "llamacpp").complete(MSG, Constraint.json(
-            {"type": "object", "properties": {"s": {"type": "string"}}, "required": ["s"]}))
+        backend(srv.url, "llamacpp").complete(
+            MSG,
+            Constraint.json(
+                {"type": "object", "properties": {"s": {"type": "string"}}, "required": ["s"]}
+            ),
+        )
     body = srv.bodies[0]
     assert body["grammar"].startswith("root ::= ")
     assert r"\x20-\x21" in body["grammar"]  # our control-character-free string rule
@@ -112,14 +127,17 @@ edges:
 @needs_llama
 @pytest.mark.llamacpp
 @pytest.mark.slow
-def test_same_spec_in_process_and_on_a_real_llama_cpp_server(tiny_gguf: Path,
-                                                             tmp_path: Path) -> None:
+def test_same_spec_in_process_and_on_a_real_llama_cpp_server(
+    tiny_gguf: Path, tmp_path: Path
+) -> None:
     """One spec; only the tier's backend lines change between the two runs."""
     from slmgraph import load_spec, run
     from slmgraph.telemetry import CallLog
 
-    in_process = (f"    backend: llamacpp\n    model: {tiny_gguf}\n"
-                  "    settings: {n_ctx: 1024, n_threads: 1}")
+    in_process = (
+        f"    backend: llamacpp\n    model: {tiny_gguf}\n"
+        "    settings: {n_ctx: 1024, n_threads: 1}"
+    )
     log = CallLog(tmp_path / "calls.sqlite")
     from slmgraph.graphs.builder import build
 
@@ -128,8 +146,10 @@ def test_same_spec_in_process_and_on_a_real_llama_cpp_server(tiny_gguf: Path,
     assert a.output["category"] in {"billing", "technical", "other"}
 
     with llama_cpp_server(tiny_gguf, tmp_path / "server.log") as url:
-        served = (f"    backend: openai_compat\n    model: tiny\n"
-                  f"    settings: {{base_url: '{url}', server: llamacpp}}")
+        served = (
+            f"    backend: openai_compat\n    model: tiny\n"
+            f"    settings: {{base_url: '{url}', server: llamacpp}}"
+        )
         b = run(build(load_spec(SPEC.format(tier=served)), call_log=log), {"ticket": "x"})
     assert b.status == "ok", b.error
     assert b.output["category"] in {"billing", "technical", "other"}

@@ -11,8 +11,14 @@ from slmgraph.constraints import Constraint
 from slmgraph.constraints.regex_gbnf import regex_to_gbnf
 from slmgraph.errors import ModelError
 
-PATTERNS = [r"\d{3}-\d{4}", r"(yes|no|maybe)", r"[A-Z][a-z]{1,5}( [A-Z][a-z]{1,5})?",
-            r"[^\s,]{1,8}(,[^\s,]{1,8}){0,2}", r"\w{1,8}@\w{1,8}\.(com|org)", r"-?\d+(\.\d{1,2})?"]
+PATTERNS = [
+    r"\d{3}-\d{4}",
+    r"(yes|no|maybe)",
+    r"[A-Z][a-z]{1,5}( [A-Z][a-z]{1,5})?",
+    r"[^\s,]{1,8}(,[^\s,]{1,8}){0,2}",
+    r"\w{1,8}@\w{1,8}\.(com|org)",
+    r"-?\d+(\.\d{1,2})?",
+]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
@@ -32,9 +38,13 @@ def test_sampled_outputs_match(tiny_backend, pattern: str) -> None:  # type: ign
     matched = 0
     for seed in range(6):
         try:
-            c = tiny_backend.complete([{"role": "user", "content": "go"}],
-                                      Constraint.pattern(pattern), max_tokens=60,
-                                      temperature=1.0, seed=seed)
+            c = tiny_backend.complete(
+                [{"role": "user", "content": "go"}],
+                Constraint.pattern(pattern),
+                max_tokens=60,
+                temperature=1.0,
+                seed=seed,
+            )
         except ModelError as exc:
             # The one allowed failure: random byte tokens that llama.cpp's lenient UTF-8
             # decoder accepted (overlong forms) are caught and reported, never returned.

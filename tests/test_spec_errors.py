@@ -48,57 +48,145 @@ def test_good_spec_loads() -> None:
 
 # (description, old text, new text, expected path, expected fragments of the message)
 CASES = [
-    ("unknown tier with suggestion", "tier: llm\n    params: {user: \"Answer",
-     "tier: llmm\n    params: {user: \"Answer", "nodes.write_answer.tier",
-     ["Unknown tier 'llmm'", "Did you mean 'llm'?"]),
-    ("unknown agent with suggestion", "agent: prompt\n    params:\n      user: \"Question",
-     "agent: promt\n    params:\n      user: \"Question", "nodes.classify.agent",
-     ["Unknown agent 'promt'", "Did you mean 'prompt'?"]),
-    ("unknown tool with suggestion", "tool: set", "tool: sett", "nodes.shortcut.tool",
-     ["Unknown tool 'sett'", "Did you mean 'set'?"]),
-    ("edge to unknown node", "{from: write_answer, to: END}", "{from: write_answer, to: ENDD}",
-     "edges[2].to", ["unknown node 'ENDD'", "Did you mean 'END'?"]),
-    ("edge from unknown node", "{from: shortcut, to: END}", "{from: shortcutt, to: END}",
-     "edges[3].from", ["unknown node 'shortcutt'", "Did you mean 'shortcut'?"]),
-    ("unknown router", "router: field", "router: feild", "edges[1].router",
-     ["Unknown router 'feild'", "Did you mean 'field'?"]),
-    ("route label without target", "routes: {easy: shortcut, hard: write_answer}",
-     "routes: {easy: shortcut}", "edges[1].routes",
-     ["Route label 'hard'", "has no target"]),
-    ("route to unknown node", "routes: {easy: shortcut, hard: write_answer}",
-     "routes: {easy: shortcut, hard: write_anwser}", "edges[1].routes.hard",
-     ["unknown node 'write_anwser'", "Did you mean 'write_answer'?"]),
-    ("no edge from START", "  - {from: START, to: classify}\n", "", "edges",
-     ["No edge from START"]),
-    ("unreachable node", "routes: {easy: shortcut, hard: write_answer}",
-     "routes: {easy: shortcut, hard: shortcut}", "nodes.write_answer",
-     ["unreachable from START"]),
-    ("unknown field with suggestion", "defaults: {tier: slm}", "defaults: {teir: slm}",
-     "defaults.teir", ["Unknown field 'teir'", "Did you mean 'tier'?"]),
-    ("unknown backend", "backend: scripted, settings: {default: \"y\"}",
-     "backend: llama, settings: {default: \"y\"}", "tiers.llm.backend",
-     ["Unknown backend 'llama'", "Did you mean 'llamacpp'?"]),
-    ("unknown fallback tier", "fallback: llm", "fallback: lm", "tiers.slm.fallback",
-     ["Unknown tier 'lm'", "Did you mean 'llm'?"]),
-    ("prompt reads an undeclared state key", "user: \"Answer {question}\"",
-     "user: \"Answer {questoin}\"", "nodes.write_answer.params",
-     ["{questoin}", "Did you mean 'question'?"]),
-    ("unknown agent parameter", "params: {user: \"Answer {question}\", output: answer}",
-     "params: {user: \"Answer {question}\", ouput: answer}", "nodes.write_answer.params.ouput",
-     ["Unknown parameter 'ouput'", "Did you mean 'output'?"]),
-    ("loop without a bound", "{from: shortcut, to: END}", "{from: shortcut, to: classify}",
-     "nodes.classify", ["Loop without a bound", "max_visits"]),
-    ("node with both agent and tool", "tool: set\n", "tool: set\n    agent: prompt\n",
-     "nodes.shortcut", ["exactly one of 'agent' or 'tool'"]),
-    ("wrong type", "{from: write_answer, to: END}", "{from: write_answer, to: [END]}",
-     "edges[2].to", ["valid string"]),
-    ("writes an undeclared state key", "output: label", "output: lable",
-     "nodes.classify.params.output", ["'lable'", "Did you mean 'label'?"]),
+    (
+        "unknown tier with suggestion",
+        'tier: llm\n    params: {user: "Answer',
+        'tier: llmm\n    params: {user: "Answer',
+        "nodes.write_answer.tier",
+        ["Unknown tier 'llmm'", "Did you mean 'llm'?"],
+    ),
+    (
+        "unknown agent with suggestion",
+        'agent: prompt\n    params:\n      user: "Question',
+        'agent: promt\n    params:\n      user: "Question',
+        "nodes.classify.agent",
+        ["Unknown agent 'promt'", "Did you mean 'prompt'?"],
+    ),
+    (
+        "unknown tool with suggestion",
+        "tool: set",
+        "tool: sett",
+        "nodes.shortcut.tool",
+        ["Unknown tool 'sett'", "Did you mean 'set'?"],
+    ),
+    (
+        "edge to unknown node",
+        "{from: write_answer, to: END}",
+        "{from: write_answer, to: ENDD}",
+        "edges[2].to",
+        ["unknown node 'ENDD'", "Did you mean 'END'?"],
+    ),
+    (
+        "edge from unknown node",
+        "{from: shortcut, to: END}",
+        "{from: shortcutt, to: END}",
+        "edges[3].from",
+        ["unknown node 'shortcutt'", "Did you mean 'shortcut'?"],
+    ),
+    (
+        "unknown router",
+        "router: field",
+        "router: feild",
+        "edges[1].router",
+        ["Unknown router 'feild'", "Did you mean 'field'?"],
+    ),
+    (
+        "route label without target",
+        "routes: {easy: shortcut, hard: write_answer}",
+        "routes: {easy: shortcut}",
+        "edges[1].routes",
+        ["Route label 'hard'", "has no target"],
+    ),
+    (
+        "route to unknown node",
+        "routes: {easy: shortcut, hard: write_answer}",
+        "routes: {easy: shortcut, hard: write_anwser}",
+        "edges[1].routes.hard",
+        ["unknown node 'write_anwser'", "Did you mean 'write_answer'?"],
+    ),
+    (
+        "no edge from START",
+        "  - {from: START, to: classify}\n",
+        "",
+        "edges",
+        ["No edge from START"],
+    ),
+    (
+        "unreachable node",
+        "routes: {easy: shortcut, hard: write_answer}",
+        "routes: {easy: shortcut, hard: shortcut}",
+        "nodes.write_answer",
+        ["unreachable from START"],
+    ),
+    (
+        "unknown field with suggestion",
+        "defaults: {tier: slm}",
+        "defaults: {teir: slm}",
+        "defaults.teir",
+        ["Unknown field 'teir'", "Did you mean 'tier'?"],
+    ),
+    (
+        "unknown backend",
+        'backend: scripted, settings: {default: "y"}',
+        'backend: llama, settings: {default: "y"}',
+        "tiers.llm.backend",
+        ["Unknown backend 'llama'", "Did you mean 'llamacpp'?"],
+    ),
+    (
+        "unknown fallback tier",
+        "fallback: llm",
+        "fallback: lm",
+        "tiers.slm.fallback",
+        ["Unknown tier 'lm'", "Did you mean 'llm'?"],
+    ),
+    (
+        "prompt reads an undeclared state key",
+        'user: "Answer {question}"',
+        'user: "Answer {questoin}"',
+        "nodes.write_answer.params",
+        ["{questoin}", "Did you mean 'question'?"],
+    ),
+    (
+        "unknown agent parameter",
+        'params: {user: "Answer {question}", output: answer}',
+        'params: {user: "Answer {question}", ouput: answer}',
+        "nodes.write_answer.params.ouput",
+        ["Unknown parameter 'ouput'", "Did you mean 'output'?"],
+    ),
+    (
+        "loop without a bound",
+        "{from: shortcut, to: END}",
+        "{from: shortcut, to: classify}",
+        "nodes.classify",
+        ["Loop without a bound", "max_visits"],
+    ),
+    (
+        "node with both agent and tool",
+        "tool: set\n",
+        "tool: set\n    agent: prompt\n",
+        "nodes.shortcut",
+        ["exactly one of 'agent' or 'tool'"],
+    ),
+    (
+        "wrong type",
+        "{from: write_answer, to: END}",
+        "{from: write_answer, to: [END]}",
+        "edges[2].to",
+        ["valid string"],
+    ),
+    (
+        "writes an undeclared state key",
+        "output: label",
+        "output: lable",
+        "nodes.classify.params.output",
+        ["'lable'", "Did you mean 'label'?"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("old", "new", "path", "fragments"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("old", "new", "path", "fragments"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_malformed_spec(old: str, new: str, path: str, fragments: list[str]) -> None:
     assert old in GOOD, old
     with pytest.raises(SpecError) as info:
@@ -132,8 +220,11 @@ def test_several_problems_are_reported_together() -> None:
 
 
 def test_bounded_loop_is_accepted() -> None:
-    spec = load_spec(GOOD.replace("{from: shortcut, to: END}", "{from: shortcut, to: classify}")
-                     .replace("  classify:\n", "  classify:\n    max_visits: 2\n    on_limit: END\n"))
+    spec = load_spec(
+        GOOD.replace("{from: shortcut, to: END}", "{from: shortcut, to: classify}").replace(
+            "  classify:\n", "  classify:\n    max_visits: 2\n    on_limit: END\n"
+        )
+    )
     assert spec.nodes["classify"].max_visits == 2
 
 
@@ -145,8 +236,10 @@ def test_missing_file_and_unknown_builtin() -> None:
 
 
 def test_fallback_cycle() -> None:
-    bad = GOOD.replace('llm: {backend: scripted, settings: {default: "y"}}',
-                       'llm: {backend: scripted, settings: {default: "y"}, fallback: slm}')
+    bad = GOOD.replace(
+        'llm: {backend: scripted, settings: {default: "y"}}',
+        'llm: {backend: scripted, settings: {default: "y"}, fallback: slm}',
+    )
     with pytest.raises(SpecError, match="Fallback cycle"):
         load_spec(bad)
 

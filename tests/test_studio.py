@@ -37,14 +37,31 @@ def test_langgraph_dev_runs_a_builtin_graph(tmp_path: Path) -> None:
     tiers = tmp_path / "tiers.yaml"
     tiers.write_text(TIERS)
     port = free_port()
-    env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true",
-           "LANGSMITH_TRACING": "false", "SLMGRAPH_TIERS": str(tiers),
-           "SLMGRAPH_CALL_LOG": str(tmp_path / "calls.sqlite")}
+    env = {
+        **os.environ,
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LANGGRAPH_NO_VERSION_CHECK": "true",
+        "LANGSMITH_TRACING": "false",
+        "SLMGRAPH_TIERS": str(tiers),
+        "SLMGRAPH_CALL_LOG": str(tmp_path / "calls.sqlite"),
+    }
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
-        [str(exe if exe.exists() else "langgraph"), "dev", "--no-browser", "--no-reload",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(exe if exe.exists() else "langgraph"),
+            "dev",
+            "--no-browser",
+            "--no-reload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{base}/ok", 90, proc)
@@ -52,9 +69,13 @@ def test_langgraph_dev_runs_a_builtin_graph(tmp_path: Path) -> None:
             assistants = client.post("/assistants/search", json={"limit": 10}).json()
             assert "triage" in {a["graph_id"] for a in assistants}
             thread = client.post("/threads", json={}).json()["thread_id"]
-            final = client.post(f"/threads/{thread}/runs/wait", json={
-                "assistant_id": "triage",
-                "input": {"ticket": "The app crashes when I open settings."}}).json()
+            final = client.post(
+                f"/threads/{thread}/runs/wait",
+                json={
+                    "assistant_id": "triage",
+                    "input": {"ticket": "The app crashes when I open settings."},
+                },
+            ).json()
             assert final.get("category") == "technical", final
             state = client.get(f"/threads/{thread}/state").json()
         values = state["values"]

@@ -1,0 +1,48 @@
+"""The README's YAML example and the examples/ scripts run."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from conftest import ROOT
+from slmgraph import load_spec, run
+
+
+def readme_yaml() -> str:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## A graph in YAML\s+```yaml\n(.*?)```", text, re.S)
+    assert block, "README lost its YAML example"
+    return block.group(1)
+
+
+def test_readme_example_validates_and_runs_on_scripted_tiers() -> None:
+    tiers = {
+        "slm": {"backend": "scripted", "settings": {"default": "billing"}},
+        "llm": {"backend": "scripted", "settings": {"default": "A refund is on its way."}},
+    }
+    spec = load_spec(readme_yaml(), tier_overrides=tiers)
+    result = run(spec, {"question": "Why was I charged twice?"}, call_log=False)
+    assert result.status == "ok"
+    assert [(t["node"], t["tier"]) for t in result.trace] == [
+        ("classify", "slm"),
+        ("answer", "llm"),
+    ]
+    # With the default tiers it validates too (real models are not loaded to validate).
+    assert load_spec(readme_yaml()).tiers["slm"].backend == "llamacpp"
+
+
+def test_example_script_runs_on_scripted_tiers() -> None:
+    env = {**os.environ, "SLMGRAPH_TIERS": str(ROOT / "examples" / "scripted_tiers.yaml")}
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "run_triage.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("route: classify[slm]") == 3
+    assert "category: technical" in out.stdout and "category: other" in out.stdout
