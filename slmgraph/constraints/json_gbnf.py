@@ -30,7 +30,7 @@ PRIMITIVES: dict[str, str] = {
     "ws": '" "?',
     # Printable ASCII but '"' and '\', then every Unicode scalar value (no surrogates, nothing
     # above U+10FFFF: llama.cpp decodes F5-F7 lead bytes as "code points" a strict decoder rejects).
-    "char": r'[\x20-\x21\x23-\x5B\x5D-\x7E\u0080-\uD7FF\uE000-\U0010FFFF]'
+    "char": r"[\x20-\x21\x23-\x5B\x5D-\x7E\u0080-\uD7FF\uE000-\U0010FFFF]"
     r' | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})',
     "string": r'"\"" char* "\""',
     "integer": r'"-"? ("0" | [1-9] [0-9]{0,15})',

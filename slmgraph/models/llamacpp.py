@@ -187,8 +187,13 @@ class LlamaCppBackend:
                 # llama.cpp's grammar engine decodes byte tokens leniently (overlong forms), so a
                 # model that emits raw byte tokens can satisfy a grammar with bytes that are not
                 # UTF-8. Rare with real models; a defined, retryable failure when it happens.
-                raise ModelError("constrained output is not valid UTF-8", kind="invalid_output",
-                                 backend=self.name, model=self.model, output=text) from None
+                raise ModelError(
+                    "constrained output is not valid UTF-8",
+                    kind="invalid_output",
+                    backend=self.name,
+                    model=self.model,
+                    output=text,
+                ) from None
         for s in stops:
             if s in text:
                 text = text[: text.index(s)]
