@@ -134,6 +134,7 @@ class LlamaCppBackend:
         out_tokens: list[int] = []
         lps: list[float] = []
         finish = "length"
+        first_token_s: float | None = None
         deadline = start + timeout_s if timeout_s else None
         with self._lock:
             if seed is not None:
@@ -160,6 +161,8 @@ class LlamaCppBackend:
                         peak = float(logits.max())
                         lse = peak + math.log(float(np.exp(logits - peak).sum()))
                         lps.append(float(logits[token]) - lse)
+                    if not out_tokens:
+                        first_token_s = time.perf_counter() - start
                     out_tokens.append(token)
                     out_bytes += self.llama.detokenize([token], prev_tokens=out_tokens[:-1])
                     if stops:
@@ -213,6 +216,8 @@ class LlamaCppBackend:
             backend=self.name,
             logprobs=lps if logprobs else None,
             finish_reason=finish,
+            # Prompt processing ends at the first token: decode speed = (n - 1) / (latency - this).
+            raw={"first_token_s": first_token_s},
         )
 
 
