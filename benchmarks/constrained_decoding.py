@@ -48,8 +48,9 @@ def main() -> None:
     ap.add_argument("--model", default="qwen2.5-coder-0.5b-instruct-q4_k_m")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results"
-                                         / "constrained-decoding-latest.json"))
+    ap.add_argument(
+        "--out", default=str(Path(__file__).parent / "results" / "constrained-decoding-latest.json")
+    )
     args = ap.parse_args()
     backend = create_backend("llamacpp", args.model, {"n_ctx": 2048, "n_threads": args.threads})
     modes = {"unconstrained": None, "json_schema": Constraint.json(SCHEMA)}
@@ -59,8 +60,10 @@ def main() -> None:
     for _ in range(args.repeats):
         for prompt in PROMPTS:
             for mode, constraint in modes.items():
-                msgs = [{"role": "system", "content": "Answer with a JSON ticket object."},
-                        {"role": "user", "content": prompt}]
+                msgs = [
+                    {"role": "system", "content": "Answer with a JSON ticket object."},
+                    {"role": "user", "content": prompt},
+                ]
                 c = backend.complete(msgs, constraint, max_tokens=160)  # type: ignore[arg-type]
                 first = c.raw.get("first_token_s") or 0.0
                 n = c.usage.output_tokens

@@ -12,6 +12,7 @@ medians and ratios. Writes benchmarks/results/overhead-latest.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import statistics
@@ -37,11 +38,11 @@ SPEC = {
     "state": {"text": "str", **{f"out{i}": "str" for i in range(N_NODES)}},
     "tiers": {"slm": {"backend": "scripted"}},
     "nodes": {
-        name: {"agent": "prompt", "params": {"user": "Step %d: {text}" % i, "output": f"out{i}"}}
+        name: {"agent": "prompt", "params": {"user": f"Step {i}: {{text}}", "output": f"out{i}"}}
         for i, name in enumerate(NODES)
     },
     "edges": [{"from": "START", "to": NODES[0]}]
-    + [{"from": a, "to": b} for a, b in zip(NODES, NODES[1:], strict=False)]
+    + [{"from": a, "to": b} for a, b in itertools.pairwise(NODES)]
     + [{"from": NODES[-1], "to": "END"}],
 }
 
@@ -66,7 +67,7 @@ def hand_written(backend: ScriptedBackend) -> Any:
     for i, name in enumerate(NODES):
         g.add_node(name, make(i))
     g.add_edge(START, NODES[0])
-    for a, b in zip(NODES, NODES[1:], strict=False):
+    for a, b in itertools.pairwise(NODES):
         g.add_edge(a, b)
     g.add_edge(NODES[-1], END)
     return g.compile()
@@ -95,7 +96,7 @@ def timed(fn: Any) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=300)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "overhead-latest.json"))
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results/overhead-latest.json"))
     args = ap.parse_args()
 
     backend = ScriptedBackend(default="ok")
@@ -104,8 +105,9 @@ def main() -> None:
     systems = {
         "langgraph-hand-written": hand_written(backend),
         "slmgraph-no-log": build(spec, backends={"slm": backend}, call_log=False).graph,
-        "slmgraph-sqlite-log": build(spec, backends={"slm": backend},
-                                     call_log=CallLog(Path(tmp) / "calls.sqlite")).graph,
+        "slmgraph-sqlite-log": build(
+            spec, backends={"slm": backend}, call_log=CallLog(Path(tmp) / "calls.sqlite")
+        ).graph,
     }
     inputs = {"text": "hello world"}
     for graph in systems.values():  # warm up
@@ -121,13 +123,11 @@ def main() -> None:
         "benchmark": "framework overhead",
         "machine": machine(),
         "date": date.today().isoformat(),
-        "command": "python benchmarks/overhead.py --runs %d" % args.runs,
+        "command": f"python benchmarks/overhead.py --runs {args.runs}",
         "nodes": N_NODES,
         "runs": args.runs,
         "median_run_ms": {k: round(v * 1000, 3) for k, v in med.items()},
-        "overhead_per_node_ms": {
-            k: round((v - base) * 1000 / N_NODES, 3) for k, v in med.items()
-        },
+        "overhead_per_node_ms": {k: round((v - base) * 1000 / N_NODES, 3) for k, v in med.items()},
         "ratio_to_hand_written": {k: round(v / base, 2) for k, v in med.items()},
         "target": "overhead <= 1 ms per node",
     }

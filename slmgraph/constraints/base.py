@@ -1,10 +1,11 @@
-"""A constraint names the *shape* of an output; backends compile it (GBNF, Lark, server fields).
+r"""A constraint names the *shape* of an output; backends compile it (GBNF, Lark, server fields).
 
 Kinds:
 
 - ``json_schema`` — a JSON Schema (the output must parse as JSON and validate);
 - ``grammar`` — a grammar in GBNF (llama.cpp, vLLM) and/or Lark (outlines/llguidance);
-- ``regex`` — the whole output matches the pattern;
+- ``regex`` — the whole output matches the pattern (Python syntax; ``\d``, ``\w``, ``\s`` are
+  the ASCII classes, as with ``re.ASCII``);
 - ``choice`` — the output is exactly one of the strings.
 """
 
@@ -143,7 +144,8 @@ def check_output(text: str, constraint: Constraint | None) -> Any:
             )
         return value
     if constraint.kind == "regex":
-        if re.fullmatch(constraint.regex or "", text) is None:
+        # ASCII classes, as the grammar compilers use them (\d = [0-9], \s = [ \t\n\r\f\v]).
+        if re.fullmatch(constraint.regex or "", text, re.ASCII) is None:
             raise ModelError(
                 f"output does not match /{constraint.regex}/", kind="invalid_output", output=text
             )

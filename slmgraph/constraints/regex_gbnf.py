@@ -1,7 +1,8 @@
-"""Regular expression -> GBNF, for backends that take grammars but not regexes (llama.cpp).
+r"""Regular expression -> GBNF, for backends that take grammars but not regexes (llama.cpp).
 
-Parses with Python's own regex parser, so the accepted syntax is Python's; supported: literals,
-escapes and classes (``\\d \\w \\s``), ``.``, character sets, groups, alternation, greedy and lazy
+Parses with Python's own regex parser, so the accepted syntax is Python's, with ``\d``, ``\w``
+and ``\s`` as ASCII classes (Python's ``re.ASCII`` semantics). Supported: literals,
+escapes and classes (``\d \w \s``), ``.``, character sets, groups, alternation, greedy and lazy
 quantifiers (``* + ? {m,n}``), and ``^``/``$`` at the ends. Look-arounds and back-references
 raise ``ValueError`` (a grammar cannot express them).
 """
