@@ -3,4 +3,4 @@
 Importing this package registers the built-in agents.
 """
 
-from slmgraph.agents import prompt  # noqa: F401  (registers "prompt")
+from slmgraph.agents import prompt, sql  # noqa: F401  (register "prompt", "sql.*")

@@ -20,4 +20,5 @@ def _compiled(name: str) -> Any:
     return built.graph
 
 
+query_writer = _compiled("query_writer")
 triage = _compiled("triage")

@@ -90,8 +90,24 @@ class _Grammar:
         self._apply(self._one)
         return bool(np.isfinite(self._one["logit"][0]))
 
-    def mask(self, logits: Any) -> Any:
-        """``logits`` with every token the grammar rejects set to -inf (a new array)."""
+    def mask(self, logits: Any, top_k: int = 64) -> Any:
+        """``logits`` with the tokens the grammar rejects set to -inf (a new array).
+
+        The ``top_k`` most likely tokens are tried first; only when the grammar rejects all of
+        them is the whole vocabulary checked (a full check costs ~1 s with a large grammar and a
+        151k vocabulary on 2 cores). Greedy decoding is unchanged by this: the best allowed
+        token is within the top k whenever any of the top k is allowed.
+        """
+        if top_k and top_k < len(logits):
+            ids = np.argpartition(-logits, top_k)[:top_k].astype(np.intc)
+            few = np.zeros(top_k, dtype=self._one.dtype)
+            few["id"] = ids
+            few["logit"] = logits[ids]
+            self._apply(few)
+            if np.isfinite(few["logit"]).any():
+                out = np.full_like(logits, -np.inf)
+                out[few["id"]] = few["logit"]
+                return out
         self._all["logit"] = logits
         self._apply(self._all)
         return self._all["logit"].copy()

@@ -4,3 +4,4 @@ Importing this package registers the built-in tools.
 """
 
 from slmgraph.tools import basic  # noqa: F401  (registers "template", "set")
+from slmgraph.tools.sql import nodes  # noqa: F401  (registers "sql.*")

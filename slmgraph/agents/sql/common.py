@@ -1,0 +1,86 @@
+"""What the SQL roles share: the database of a run, SQL extraction, the grammar for a scope."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from slmgraph.constraints.base import Constraint
+from slmgraph.constraints.sql_grammar import sql_grammar
+from slmgraph.tools.sql.database import Database, database
+
+__all__ = ["Scope", "database", "extract_sql", "grammar_for", "scope_columns", "write_update"]
+
+Scope = Literal["linked", "tables", "neighbours", "candidates", "all"]
+
+
+def extract_sql(text: str) -> str:
+    """The first SQL statement in a model's free-text answer (code fences, prose and a trailing
+    ``;`` removed). With the grammar on the answer is already bare SQL."""
+    fence = re.search(r"```(?:sql|sqlite)?\s*(.*?)```", text, re.S | re.I)
+    if fence:
+        text = fence.group(1)
+    elif "```" in text:
+        text = text.split("```", 1)[1].removeprefix("sql").removeprefix("sqlite")
+    m = re.search(r"\b(SELECT|WITH)\b", text, re.I)
+    if m:
+        text = text[m.start() :]
+    out, quote = [], None
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == ";":
+            break
+        out.append(ch)
+    return "".join(out).strip()
+
+
+def scope_columns(state: Mapping[str, Any], db: Database, scope: Scope) -> dict[str, list[str]]:
+    """Tables and columns a writer may use: the re-ranked ones, every column of the linked
+    tables, those plus their foreign-key neighbours, every candidate table, or the whole
+    database."""
+    schema = db.schema()
+    linked: dict[str, list[str]] = dict(state.get("linked") or {})
+    if scope == "linked" and linked:
+        return linked
+    if scope in ("linked", "tables") and linked:
+        names = list(linked)
+    elif scope == "neighbours" and linked:
+        names = list(linked)
+        for t in list(linked):
+            names += [n for n in sorted(schema.neighbours(t)) if n not in names]
+    elif scope in ("linked", "tables", "candidates") and state.get("candidates"):
+        names = list(state["candidates"])
+    else:
+        names = list(schema.tables)
+    out = {}
+    for n in names:
+        table = schema.table(n)
+        if table is not None:
+            out[table.name] = [c.name for c in table.columns]
+    return out
+
+
+def grammar_for(columns: Mapping[str, list[str]], dialect: str) -> Constraint:
+    cols = [c for cs in columns.values() for c in cs]
+    return Constraint.grammar(gbnf=sql_grammar(list(columns), cols, dialect=dialect))
+
+
+def write_update(
+    node: str,
+    sql: str,
+    mean_logprob: float | None,
+    tier: str | None,
+    samples: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "sql": sql,
+        "sql_logprob": mean_logprob,
+        "sql_source": node,
+        "sql_samples": samples or [],
+        "attempts": [{"node": node, "tier": tier, "sql": sql}],
+    }

@@ -1,0 +1,90 @@
+"""Query writer (slm): one SELECT for the question, decoded under a grammar whose identifiers are
+the linked tables and columns (``grammar: false`` turns it off, for the ablation).
+
+With ``samples: k > 1`` it also draws k-1 samples at ``sample_temperature``; the execute step
+compares their results with the main answer (self-consistency, a confidence signal).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from slmgraph.agents.sql.common import (
+    Scope,
+    database,
+    extract_sql,
+    grammar_for,
+    scope_columns,
+    write_update,
+)
+from slmgraph.errors import ModelError
+from slmgraph.prompts import load_prompt
+from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
+
+DIALECT_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: str = "sql_write"
+    grammar: bool = Field(True, description="Constrain identifiers to the linked schema")
+    scope: Scope = Field("linked", description="Which identifiers the grammar allows")
+    samples: int = Field(1, ge=1, le=10, description="k for self-consistency (1: off)")
+    sample_temperature: float = Field(0.7, gt=0, le=2)
+    max_tokens: int = Field(200, ge=16)
+    temperature: float | None = Field(None, ge=0, le=2, description="Default: the tier's")
+
+
+def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, object]) -> Update:
+    """Shared by the writer, the fixer and the researcher: render, decode, extract."""
+    db = database(state, env.name)
+    schema = db.schema()
+    columns = scope_columns(state, db, params.scope)
+    template = load_prompt(params.prompt, env.spec.base_dir)
+    values = {
+        **state,
+        "dialect": DIALECT_NAMES.get(schema.dialect, schema.dialect),
+        "schema": schema.ddl(columns, hints=state.get("hints") or {}),
+        **extra,
+    }
+    messages = template.render(values)
+    constraint = grammar_for(columns, schema.dialect) if params.grammar else None
+    assert env.model is not None
+    result = env.model.complete(
+        messages,
+        constraint,
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        seed=1 if params.temperature else None,
+    )
+    sql = extract_sql(str(result.value))
+    samples = []
+    for seed in range(1, params.samples):
+        try:
+            extra_result = env.model.complete(
+                messages,
+                constraint,
+                max_tokens=params.max_tokens,
+                temperature=params.sample_temperature,
+                seed=seed,
+            )
+            samples.append(extract_sql(str(extra_result.value)))
+        except ModelError:
+            continue  # a failed extra sample lowers agreement; it does not fail the node
+    return write_update(env.name, sql, result.completion.mean_logprob, result.tier, samples)
+
+
+@register_agent(
+    "sql.query_writer",
+    Params,
+    reads=lambda p, b: ["question"],
+    writes=lambda p: ["sql", "sql_logprob", "sql_source", "sql_samples", "attempts"],
+    description="Write one SELECT under a grammar of the linked identifiers",
+)
+def query_writer(env: NodeEnv) -> NodeFn:
+    params: Params = env.params
+
+    def run(state: State) -> Update:
+        return write_sql(env, params, state, {})
+
+    return run

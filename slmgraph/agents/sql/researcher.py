@@ -1,0 +1,52 @@
+"""Researcher (llm tier): the hard cases. Runs when the fixer is exhausted or the slm's answer
+has low confidence; sees every candidate table and the previous attempts with their errors.
+Its SQL goes through the same check and execute."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from slmgraph.agents.sql.common import Scope
+from slmgraph.agents.sql.query_writer import Params as WriterParams
+from slmgraph.agents.sql.query_writer import write_sql
+from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
+
+
+class Params(WriterParams):
+    prompt: str = "sql_research"
+    scope: Scope = Field("neighbours", description="Which identifiers the grammar allows")
+    samples: int = Field(1, ge=1, le=1)
+    max_tokens: int = Field(256, ge=16)
+
+
+def history(state: Mapping[str, Any]) -> str:
+    lines = []
+    for a in state.get("attempts") or []:
+        if a.get("sql"):
+            lines.append(f"- {a['sql']}")
+        if a.get("error"):
+            lines.append(f"  error: {a['error']}")
+        if a.get("note"):
+            lines.append(f"  note: {a['note']}")
+    return "\n".join(lines) or "(none)"
+
+
+@register_agent(
+    "sql.researcher",
+    Params,
+    reads=lambda p, b: ["question"],
+    writes=lambda p: ["sql", "sql_logprob", "sql_source", "sql_samples", "attempts", "escalated"],
+    description="Write SQL on the llm tier with the wider schema and past attempts",
+)
+def researcher(env: NodeEnv) -> NodeFn:
+    params: Params = env.params
+
+    def run(state: State) -> Update:
+        update = write_sql(env, params, state, {"history": history(state)})
+        update["escalated"] = True
+        return update
+
+    return run

@@ -1,0 +1,229 @@
+"""The query-writer's tool nodes: link (introspect + prefilter), check, execute, answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_tool
+from slmgraph.tools.sql.check import check_sql
+from slmgraph.tools.sql.database import DatabaseError, database
+from slmgraph.tools.sql.guard import GuardError, guard
+from slmgraph.tools.sql.prefilter import prefilter
+
+
+class LinkParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_tables: int = Field(
+        20, ge=1, description="Above this many tables, a BM25 prefilter keeps the best ones"
+    )
+
+
+@register_tool(
+    "sql.link",
+    LinkParams,
+    reads=lambda p, b: ["question", "db"],
+    writes=lambda p: ["candidates"],
+    description="Introspect the database; prefilter tables on large schemas",
+)
+def link(env: NodeEnv) -> NodeFn:
+    params: LinkParams = env.params
+
+    def run(state: State) -> Update:
+        schema = database(state, env.name).schema()
+        names = list(schema.tables)
+        if len(names) > params.max_tables:
+            names = prefilter(schema, str(state.get("question", "")), params.max_tables)
+        return {"candidates": names}
+
+    return run
+
+
+@register_tool(
+    "sql.check",
+    reads=lambda p, b: ["sql", "db"],
+    writes=lambda p: ["check_status", "check_error", "attempts"],
+    description="Guard + parse + qualify the SQL against the schema",
+)
+def check(env: NodeEnv) -> NodeFn:
+    def run(state: State) -> Update:
+        schema = database(state, env.name).schema()
+        result = check_sql(str(state.get("sql") or ""), schema)
+        if result.ok:
+            return {"check_status": "ok", "check_error": None}
+        return {
+            "check_status": "error",
+            "check_error": result.error,
+            "attempts": [{"node": env.name, "error": result.error}],
+        }
+
+    return run
+
+
+class ExecuteParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_rows: int = Field(50, ge=1, description="Rows returned (more are cut, `truncated` set)")
+    timeout_s: float = Field(10.0, gt=0)
+    min_mean_logprob: float | None = Field(
+        -0.6, description="Below this mean token logprob the slm's SQL counts as unsure"
+    )
+    escalate_on_empty: bool = Field(True, description="An empty result counts as unsure")
+    min_agreement: float = Field(
+        0.5, ge=0, le=1, description="With samples: below this share agreeing, unsure"
+    )
+    escalate_from: list[str] = Field(
+        default_factory=lambda: ["write_sql", "fix_sql"],
+        description="Nodes whose SQL may be escalated when unsure",
+    )
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex() if len(value) > 64 else value.decode("utf-8", "replace")
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    return value
+
+
+def _key(rows: list[list[Any]]) -> list[str]:
+    return sorted(repr(r) for r in rows)
+
+
+@register_tool(
+    "sql.execute",
+    ExecuteParams,
+    reads=lambda p, b: ["sql", "db"],
+    writes=lambda p: [
+        "columns",
+        "rows",
+        "truncated",
+        "exec_error",
+        "outcome",
+        "confidence",
+        "attempts",
+    ],
+    description="Run the SQL read-only (guarded, row limit, timeout); judge confidence",
+)
+def execute(env: NodeEnv) -> NodeFn:
+    params: ExecuteParams = env.params
+
+    def run(state: State) -> Update:
+        db = database(state, env.name)
+        sql = str(state.get("sql") or "")
+        try:
+            guard(sql, db.dialect)  # again: a human may have edited the SQL at an interrupt
+            result = db.execute(sql, max_rows=params.max_rows, timeout_s=params.timeout_s)
+        except (GuardError, DatabaseError) as exc:
+            msg = str(exc)
+            return {
+                "exec_error": msg,
+                "outcome": "error",
+                "rows": [],
+                "columns": [],
+                "truncated": False,
+                "attempts": [{"node": env.name, "error": msg}],
+            }
+        rows = [[jsonable(v) for v in r] for r in result.rows]
+        confidence = _confidence(state, db, params, result.rows)
+        outcome = "low_confidence" if confidence["low"] else "ok"
+        update: Update = {
+            "columns": result.columns,
+            "rows": rows,
+            "truncated": result.truncated,
+            "exec_error": None,
+            "outcome": outcome,
+            "confidence": confidence,
+        }
+        if outcome != "ok":
+            update["attempts"] = [
+                {"node": env.name, "note": "unsure: " + "; ".join(confidence["reasons"])}
+            ]
+        return update
+
+    return run
+
+
+def _confidence(state: State, db: Any, params: ExecuteParams, rows: list[Any]) -> dict[str, Any]:
+    reasons: list[str] = []
+    lp = state.get("sql_logprob")
+    if params.min_mean_logprob is not None and lp is not None and lp < params.min_mean_logprob:
+        reasons.append(f"mean token logprob {lp:.2f} < {params.min_mean_logprob}")
+    if params.escalate_on_empty and not rows:
+        reasons.append("the result is empty")
+    agreement = None
+    samples = [s for s in state.get("sql_samples") or [] if s]
+    if samples:
+        main = _key([list(r) for r in rows])
+        agree = 0
+        for s in samples:
+            try:
+                guard(s, db.dialect)
+                other = db.execute(s, max_rows=params.max_rows, timeout_s=params.timeout_s)
+                agree += _key([list(r) for r in other.rows]) == main
+            except (GuardError, DatabaseError):
+                pass
+        agreement = (agree + 1) / (len(samples) + 1)
+        if agreement < params.min_agreement:
+            reasons.append(f"only {agreement:.0%} of {len(samples) + 1} samples agree")
+    escalatable = state.get("sql_source") in params.escalate_from
+    return {
+        "mean_logprob": lp,
+        "empty": not rows,
+        "agreement": agreement,
+        "reasons": reasons,
+        "low": bool(reasons) and escalatable,
+    }
+
+
+class AnswerParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    show_rows: int = Field(5, ge=1)
+
+
+@register_tool(
+    "sql.answer",
+    AnswerParams,
+    reads=lambda p, b: ["rows"],
+    writes=lambda p: ["answer", "final_error"],
+    description="A one-sentence answer from the rows (or why there is none)",
+)
+def answer(env: NodeEnv) -> NodeFn:
+    params: AnswerParams = env.params
+
+    def run(state: State) -> Update:
+        error = state.get("exec_error") or (
+            state.get("check_error") if state.get("check_status") == "error" else None
+        )
+        rows = state.get("rows") or []
+        cols = state.get("columns") or []
+        if error and not rows:
+            return {"answer": f"I could not answer the question: {error}", "final_error": error}
+        return {
+            "answer": sentence(cols, rows, bool(state.get("truncated")), params.show_rows),
+            "final_error": None,
+        }
+
+    return run
+
+
+def sentence(columns: list[str], rows: list[list[Any]], truncated: bool, show: int) -> str:
+    if not rows:
+        return "No rows match the question."
+    if len(rows) == 1 and len(rows[0]) == 1:
+        return f"The answer is {rows[0][0]}."
+    if len(rows) == 1:
+        pairs = ", ".join(f"{c} = {v}" for c, v in zip(columns, rows[0], strict=False))
+        return f"One row: {pairs}."
+    shown = "; ".join(", ".join(str(v) for v in r) for r in rows[:show])
+    more = "" if len(rows) <= show else f" (and {len(rows) - show} more"
+    more += (
+        (" — more rows were cut off)" if truncated else ")")
+        if more
+        else (" (more rows were cut off)" if truncated else "")
+    )
+    return f"{len(rows)} rows: {shown}{more}."
