@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.slmgraph-installed
 
-.PHONY: setup demo test lint typecheck bench models clean
+.PHONY: setup demo demo-triage test lint typecheck bench models clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,17 @@ setup: $(STAMP)
 models: setup
 	$(VENV)/bin/slmgraph models pull qwen2.5-coder-0.5b-instruct-q4_k_m qwen2.5-coder-1.5b-instruct-q4_k_m
 
+DEMO_DB := .slmgraph/demo.sqlite
+
+# The query-writer on the demo database (a small shop), with the real models.
 demo: models
+	$(VENV)/bin/slmgraph demo-db $(DEMO_DB)
+	$(VENV)/bin/slmgraph ask --db $(DEMO_DB) "How many customers are there?"
+	$(VENV)/bin/slmgraph ask --db $(DEMO_DB) "Which city has the most customers?"
+	$(VENV)/bin/slmgraph ask --db $(DEMO_DB) "What are the names of the products in the Books category?"
+
+# The support-ticket triage graph (classify, extract, reply) on the real models.
+demo-triage: models
 	$(VENV)/bin/slmgraph run triage --input '{"ticket": "Hi, I was charged twice for my Pro subscription this month. Please refund one of the payments. - Dana"}'
 
 test: setup

@@ -66,6 +66,29 @@ def _parser() -> argparse.ArgumentParser:
     mpa.add_argument("name")
 
     sub.add_parser("graphs", help="list the built-in graphs")
+
+    a = sub.add_parser(
+        "ask",
+        help="answer a question about a SQL database (query-writer)",
+        description="Text-to-SQL with the query-writer graph: small models write "
+        "grammar-constrained SQL, sqlglot checks it, it runs read-only, and the "
+        "llm tier takes over when the small model fails or is unsure.",
+    )
+    a.add_argument("question")
+    a.add_argument("--db", help="SQLite file (default: the demo database, built on first use)")
+    a.add_argument("--spec", default="query_writer", help="graph spec (default: query_writer)")
+    a.add_argument(
+        "--json", action="store_true", help="print one JSON object: sql, rows, answer, error, trace"
+    )
+    a.add_argument(
+        "--approve",
+        action="store_true",
+        help="show the SQL and ask before running it (human in the loop)",
+    )
+    a.add_argument("--no-log", action="store_true", help="do not log model calls")
+
+    d = sub.add_parser("demo-db", help="build the demo database (a small shop)")
+    d.add_argument("path", nargs="?", help="where to write it (default: XDG data dir)")
     return p
 
 
@@ -83,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "validate": _cmd_validate,
             "models": _cmd_models,
             "graphs": _cmd_graphs,
+            "ask": _cmd_ask,
+            "demo-db": _cmd_demo_db,
         }[args.command]
         return handler(args)
     except SpecError as exc:
@@ -149,6 +174,83 @@ def _print_result(result: Any) -> None:
         f"{'total':<64}{tot['tokens_in']:>6}{tot['tokens_out']:>6}{tot['wall_s']:>9.2f}"
         f"   ${tot['cost_usd']:.6f}"
     )
+
+
+def _cmd_demo_db(args: argparse.Namespace) -> int:
+    from slmgraph.demo import build_demo_db
+
+    print(build_demo_db(args.path))
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    import logging
+
+    from slmgraph.graphs.builder import build
+    from slmgraph.runner import run
+    from slmgraph.spec import load_spec
+
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parse fallbacks are not news here
+    db = args.db
+    if db is None:
+        from slmgraph.demo import build_demo_db, default_path
+
+        db = str(default_path() if default_path().exists() else build_demo_db())
+    elif not Path(db).is_file():
+        print(f"error: no SQLite database at {db}", file=sys.stderr)
+        return 1
+    spec = load_spec(args.spec)
+    if args.approve:
+        for name, node in spec.nodes.items():
+            if node.tool == "sql.execute":
+                node.interrupt_before = True
+    built = build(spec, call_log=False if args.no_log else None)
+    inputs = {"question": args.question, "db": db}
+    thread = "ask"
+    result = run(built, inputs, thread_id=thread)
+    while result.status == "interrupted":
+        sql = result.state.get("sql", "")
+        print(f"SQL to run:\n  {sql}", file=sys.stderr)
+        reply = input("Run it? [y]es / [n]o / or type a corrected SQL: ").strip()
+        if reply.lower() in ("n", "no"):
+            print("Not run.", file=sys.stderr)
+            return 1
+        edits = {} if reply.lower() in ("", "y", "yes") else {"sql": reply}
+        result = run(built, edits, thread_id=thread, resume=True)
+    out = ask_result(result)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, default=str, indent=2))
+    else:
+        print(f"SQL:    {out['sql']}")
+        print(f"Answer: {out['answer']}")
+        if out["error"]:
+            print(f"Error:  {out['error']}")
+        print("\n" + " -> ".join(f"{t['node']}[{t['tier']}]" for t in out["trace"]))
+    return 0 if out["error"] is None else 1
+
+
+def ask_result(result: Any) -> dict[str, Any]:
+    """The query-writer's result as the `ask --json` object."""
+    state = result.state
+    error = result.error or state.get("final_error")
+    return {
+        "question": state.get("question"),
+        "sql": state.get("sql"),
+        "columns": state.get("columns") or [],
+        "rows": state.get("rows") or [],
+        "truncated": bool(state.get("truncated")),
+        "answer": state.get("answer"),
+        "error": error,
+        "escalated": bool(state.get("escalated")),
+        "trace": [
+            {
+                k: t.get(k)
+                for k in ("node", "tier", "model", "tokens_in", "tokens_out", "latency_s", "status")
+            }
+            for t in result.trace
+        ],
+        "totals": result.totals,
+    }
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:

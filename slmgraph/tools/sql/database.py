@@ -130,9 +130,11 @@ class SQLiteDatabase:
                 except sqlite3.Error:
                     count = None
                 cols = []
+                fk_cols = {fk.column for fk in fks}
                 for _, cname, ctype, notnull, _, pk in cols_info:
                     samples: tuple[str, ...] = ()
-                    if self.sample_values:
+                    # Key columns get no samples: ids tell a model nothing, and cost tokens.
+                    if self.sample_values and not pk and cname not in fk_cols:
                         cq = '"' + cname.replace('"', '""') + '"'
                         try:
                             samples = tuple(
