@@ -201,7 +201,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         return 1
     spec = load_spec(args.spec)
     if args.approve:
-        for name, node in spec.nodes.items():
+        for node in spec.nodes.values():
             if node.tool == "sql.execute":
                 node.interrupt_before = True
     built = build(spec, call_log=False if args.no_log else None)
