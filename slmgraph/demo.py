@@ -88,12 +88,12 @@ def build_demo_db(path: str | Path | None = None, *, seed: int = 7) -> Path:
         conn.executescript(SCHEMA)
         conn.executemany("INSERT INTO categories VALUES (?, ?)",
                          list(enumerate(CATEGORIES, 1)))
-        products = []
+        products: list[tuple[int, str, int, float, int]] = []
         for cat_id, cat in enumerate(CATEGORIES, 1):
             for name, price in PRODUCTS[cat]:
                 products.append((len(products) + 1, name, cat_id, price, rng.randint(0, 120)))
         conn.executemany("INSERT INTO products VALUES (?, ?, ?, ?, ?)", products)
-        customers = []
+        customers: list[tuple[int, str, str, str, str, str]] = []
         used: set[str] = set()
         while len(customers) < 40:
             first, last = rng.choice(FIRST), rng.choice(LAST)
