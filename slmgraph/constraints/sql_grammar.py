@@ -196,3 +196,106 @@ def sql_grammar(
         "strchar": "[\\x20-\\x26\\x28-\\x7E\\u0080-\\uD7FF\\uE000-\\U0010FFFF] | \"''\"",
     }
     return "\n".join(f"{k} ::= {v}" for k, v in rules.items()) + "\n"
+
+
+def _kw(word: str) -> str:
+    return " ".join(_char(c) for c in word)
+
+
+def _names_rule(names: Iterable[str]) -> str:
+    """Names as a prefix tree: plain identifiers case-insensitively, any name double-quoted."""
+    words = [n for n in names if _SIMPLE.fullmatch(n)]
+    words += ['"' + n.replace('"', '""') + '"' for n in names]
+    return _words_rule(words)
+
+
+def structured_sql_grammar(tables: Iterable[str], columns: Iterable[str], *,
+                           dialect: str = "sqlite", aliases: Iterable[str] = ALIASES) -> str:
+    """GBNF for the SELECT statements a text-to-SQL model needs, shaped like SQL: every output
+    parses, names only ``tables``/``columns`` (and the aliases), and is bounded in size
+    (at most 3 compound parts, 4 joins, 4 conditions, one level of subqueries), so even a
+    random model ends its statement.
+
+    Covers: DISTINCT, ``*``, expressions with + - * /, aggregate and scalar functions,
+    CASE-free predicates (comparisons, IN lists and subqueries, LIKE, BETWEEN, IS NULL, EXISTS),
+    joins with ON, GROUP BY / HAVING, ORDER BY, LIMIT / OFFSET, UNION / INTERSECT / EXCEPT.
+    """
+    if dialect not in KEYWORDS:
+        raise ValueError(f"no SQL grammar for dialect {dialect!r} yet (have: {sorted(KEYWORDS)})")
+    tables, columns, aliases = list(tables), list(dict.fromkeys(columns)), list(aliases)
+    if not tables:
+        raise ValueError("a SQL grammar needs at least one table")
+    aggs = ("COUNT", "SUM", "AVG", "MIN", "MAX")
+    scalars = ("ABS", "ROUND", "LENGTH", "LOWER", "UPPER", "SUBSTR", "TRIM", "REPLACE", "INSTR",
+               "COALESCE", "IFNULL", "STRFTIME", "DATE", "JULIANDAY", "CAST")
+    r: dict[str, str] = {
+        "root": "query0 end",
+        "end": '";"?',
+        "sp": '" " | "\\n" " "{0,4}',
+        "cm": '"," " "?',
+        "table": _names_rule(tables),
+        "column": _names_rule(columns) if columns else '"*"',
+        "alias": _words_rule(aliases),
+        "out-alias": "[a-zA-Z_] [a-zA-Z0-9_]{0,15}",
+        "number": '"-"? [0-9]{1,12} ("." [0-9]{1,8})?',
+        "string": "\"'\" strchar{0,40} \"'\"",
+        "strchar": "[\\x20-\\x26\\x28-\\x7E\\u0080-\\uD7FF\\uE000-\\U0010FFFF] | \"''\"",
+        "literal": f"number | string | {_kw('NULL')}",
+        "cmp": '"=" | "!=" | "<>" | "<=" | ">=" | "<" | ">"',
+        "arith": '"+" | "-" | "*" | "/" | "||"',
+        "colref": '(alias "." | table ".")? column',
+        "agg": " | ".join(f"({_kw(a)})" for a in aggs),
+        "scalar": " | ".join(f"({_kw(f)})" for f in scalars),
+        "type": " | ".join(f"({_kw(t)})" for t in ("INTEGER", "REAL", "TEXT", "NUMERIC")),
+        "table-ref": f"table (sp ({_kw('AS')} sp)? alias)?",
+        "join-kind": f"({_kw('INNER')} | {_kw('LEFT')} (sp {_kw('OUTER')})? | {_kw('CROSS')}) sp",
+        "compound": f"{_kw('UNION')} (sp {_kw('ALL')})? | {_kw('INTERSECT')} | {_kw('EXCEPT')}",
+        "limit": f"{_kw('LIMIT')} sp [0-9]{{1,6}} (sp {_kw('OFFSET')} sp [0-9]{{1,6}})?",
+    }
+    # Two levels: level 0 may hold subqueries, whose parts (level 1) hold none.
+    for lvl in (0, 1):
+        sub = f"| \"(\" sp? select1 sp? \")\"" if lvl == 0 else ""
+        r[f"operand{lvl}"] = (
+            f"colref | literal | agg \"(\" sp? (({_kw('DISTINCT')} sp)? expr{lvl} | \"*\") sp? \")\" "
+            f"| scalar \"(\" sp? expr{lvl} (cm expr{lvl}){{0,2}} (sp {_kw('AS')} sp type)? sp? "
+            f"\")\" {sub}"
+        )
+        r[f"expr{lvl}"] = f"operand{lvl} (sp? arith sp? operand{lvl}){{0,2}}"
+        in_rhs = f'"(" sp? (literal (cm literal){{0,9}}{" | select1" if lvl == 0 else ""}) sp? ")"'
+        r[f"pred{lvl}"] = (
+            f"({_kw('NOT')} sp)? (expr{lvl} sp? cmp sp? expr{lvl} "
+            f"| expr{lvl} sp ({_kw('NOT')} sp)? {_kw('IN')} sp? {in_rhs} "
+            f"| expr{lvl} sp ({_kw('NOT')} sp)? {_kw('LIKE')} sp string "
+            f"| expr{lvl} sp ({_kw('NOT')} sp)? {_kw('BETWEEN')} sp operand{lvl} sp "
+            f"{_kw('AND')} sp operand{lvl} "
+            f"| expr{lvl} sp {_kw('IS')} sp ({_kw('NOT')} sp)? {_kw('NULL')}"
+            + (f" | {_kw('EXISTS')} sp? \"(\" sp? select1 sp? \")\")" if lvl == 0 else ")")
+        )
+        r[f"cond{lvl}"] = (f"pred{lvl} (sp ({_kw('AND')} | {_kw('OR')}) sp pred{lvl}){{0,3}}")
+        r[f"result{lvl}"] = f"expr{lvl} (sp {_kw('AS')} sp out-alias)?"
+        r[f"results{lvl}"] = f'"*" | result{lvl} (cm result{lvl}){{0,5}}'
+        r[f"join{lvl}"] = (f"(join-kind)? {_kw('JOIN')} sp table-ref "
+                           f"(sp {_kw('ON')} sp cond{lvl})?")
+        r[f"select{lvl}"] = (
+            f"{_kw('SELECT')} sp ({_kw('DISTINCT')} sp)? results{lvl} sp {_kw('FROM')} sp "
+            f"table-ref (sp join{lvl}){{0,4}} (sp {_kw('WHERE')} sp cond{lvl})? "
+            f"(sp {_kw('GROUP')} sp {_kw('BY')} sp expr{lvl} (cm expr{lvl}){{0,3}} "
+            f"(sp {_kw('HAVING')} sp cond{lvl})?)?"
+        )
+        r[f"order{lvl}"] = (f"{_kw('ORDER')} sp {_kw('BY')} sp expr{lvl} (sp ({_kw('ASC')} | "
+                            f"{_kw('DESC')}))? (cm expr{lvl} (sp ({_kw('ASC')} | {_kw('DESC')}))?)"
+                            "{0,2}")
+    r["select1"] = r["select1"] + " (sp order1)? (sp limit)?"
+    r["query0"] = "select0 (sp compound sp select0){0,2} (sp order0)? (sp limit)?"
+    return "\n".join(f"{k} ::= {v}" for k, v in r.items()) + "\n"
+
+
+def sql_grammar(tables: Iterable[str], columns: Iterable[str], *, dialect: str = "sqlite",
+                mode: str = "structured", aliases: Iterable[str] = ALIASES) -> str:
+    """The SQL grammar of the given ``mode``: ``structured`` (parses by construction) or
+    ``lexical`` (a token stream; syntax left to the checker)."""
+    if mode == "lexical":
+        return lexical_sql_grammar(tables, columns, dialect=dialect, aliases=aliases)
+    if mode == "structured":
+        return structured_sql_grammar(tables, columns, dialect=dialect, aliases=aliases)
+    raise ValueError(f"unknown SQL grammar mode {mode!r} (structured or lexical)")

@@ -10,7 +10,9 @@ from slmgraph.constraints.base import Constraint
 from slmgraph.constraints.sql_grammar import sql_grammar
 from slmgraph.tools.sql.database import Database, database
 
-__all__ = ["Scope", "database", "extract_sql", "grammar_for", "scope_columns", "write_update"]
+__all__ = [
+    "GrammarMode",
+    "Scope", "database", "extract_sql", "grammar_for", "scope_columns", "write_update"]
 
 Scope = Literal["linked", "tables", "neighbours", "candidates", "all"]
 
@@ -65,9 +67,15 @@ def scope_columns(state: Mapping[str, Any], db: Database, scope: Scope) -> dict[
     return out
 
 
-def grammar_for(columns: Mapping[str, list[str]], dialect: str) -> Constraint:
+GrammarMode = Literal["structured", "lexical", "off"]
+
+
+def grammar_for(columns: Mapping[str, list[str]], dialect: str, mode: GrammarMode
+                ) -> Constraint | None:
+    if mode == "off":
+        return None
     cols = [c for cs in columns.values() for c in cs]
-    return Constraint.grammar(gbnf=sql_grammar(list(columns), cols, dialect=dialect))
+    return Constraint.grammar(gbnf=sql_grammar(list(columns), cols, dialect=dialect, mode=mode))
 
 
 def write_update(

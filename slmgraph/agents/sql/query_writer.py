@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from slmgraph.agents.sql.common import (
+    GrammarMode,
     Scope,
     database,
     extract_sql,
@@ -27,7 +28,11 @@ DIALECT_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: str = "sql_write"
-    grammar: bool = Field(True, description="Constrain identifiers to the linked schema")
+    grammar: GrammarMode | bool = Field(
+        "structured",
+        description="structured: SQL-shaped grammar, parses by construction; lexical: any "
+        "token order, identifiers restricted; off (or false): free text. true = structured",
+    )
     scope: Scope = Field("linked", description="Which identifiers the grammar allows")
     samples: int = Field(1, ge=1, le=10, description="k for self-consistency (1: off)")
     sample_temperature: float = Field(0.7, gt=0, le=2)
@@ -48,7 +53,9 @@ def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, objec
         **extra,
     }
     messages = template.render(values)
-    constraint = grammar_for(columns, schema.dialect) if params.grammar else None
+    mode = params.grammar
+    mode = "structured" if mode is True else ("off" if mode is False else mode)
+    constraint = grammar_for(columns, schema.dialect, mode)
     assert env.model is not None
     result = env.model.complete(
         messages,
