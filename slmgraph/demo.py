@@ -49,25 +49,96 @@ CREATE TABLE order_items (
 
 CATEGORIES = ["Books", "Electronics", "Garden", "Kitchen", "Toys"]
 PRODUCTS = {
-    "Books": [("The Pragmatic Programmer", 39.9), ("Dune", 12.5), ("Clean Code", 34.0),
-              ("The Hobbit", 9.99), ("Sapiens", 18.0), ("Educated", 15.5)],
-    "Electronics": [("Wireless Mouse", 24.99), ("USB-C Charger", 19.9),
-                    ("Noise-Cancelling Headphones", 199.0), ("Mechanical Keyboard", 89.0),
-                    ("4K Monitor", 329.0), ("Webcam", 49.5)],
-    "Garden": [("Garden Hose", 29.0), ("Pruning Shears", 22.5), ("Flower Seeds Mix", 4.99),
-               ("Watering Can", 14.0), ("Compost Bin", 65.0)],
-    "Kitchen": [("Chef's Knife", 79.0), ("Cast Iron Pan", 45.0), ("Coffee Grinder", 59.9),
-                ("Cutting Board", 19.0), ("Espresso Cups", 24.0), ("Blender", 99.0)],
-    "Toys": [("Building Blocks", 34.99), ("Puzzle 1000 Pieces", 17.5), ("Board Game", 29.99),
-             ("Plush Bear", 14.99), ("Kite", 12.0)],
+    "Books": [
+        ("The Pragmatic Programmer", 39.9),
+        ("Dune", 12.5),
+        ("Clean Code", 34.0),
+        ("The Hobbit", 9.99),
+        ("Sapiens", 18.0),
+        ("Educated", 15.5),
+    ],
+    "Electronics": [
+        ("Wireless Mouse", 24.99),
+        ("USB-C Charger", 19.9),
+        ("Noise-Cancelling Headphones", 199.0),
+        ("Mechanical Keyboard", 89.0),
+        ("4K Monitor", 329.0),
+        ("Webcam", 49.5),
+    ],
+    "Garden": [
+        ("Garden Hose", 29.0),
+        ("Pruning Shears", 22.5),
+        ("Flower Seeds Mix", 4.99),
+        ("Watering Can", 14.0),
+        ("Compost Bin", 65.0),
+    ],
+    "Kitchen": [
+        ("Chef's Knife", 79.0),
+        ("Cast Iron Pan", 45.0),
+        ("Coffee Grinder", 59.9),
+        ("Cutting Board", 19.0),
+        ("Espresso Cups", 24.0),
+        ("Blender", 99.0),
+    ],
+    "Toys": [
+        ("Building Blocks", 34.99),
+        ("Puzzle 1000 Pieces", 17.5),
+        ("Board Game", 29.99),
+        ("Plush Bear", 14.99),
+        ("Kite", 12.0),
+    ],
 }
-FIRST = ["Ana", "Ben", "Chloe", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas",
-         "Keiko", "Liam", "Maya", "Noah", "Olga", "Pedro", "Quinn", "Rosa", "Sami", "Tara"]
-LAST = ["Silva", "Meyer", "Dubois", "Rossi", "Novak", "Haddad", "Kim", "Larsen", "Costa",
-        "Okafor", "Tanaka", "Walsh", "Garcia", "Nowak", "Fischer"]
-CITIES = [("Lisbon", "Portugal"), ("Berlin", "Germany"), ("Paris", "France"),
-          ("Madrid", "Spain"), ("Rome", "Italy"), ("Berlin", "Germany"), ("Munich", "Germany"),
-          ("Lyon", "France"), ("Porto", "Portugal"), ("Vienna", "Austria")]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloe",
+    "David",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Keiko",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Pedro",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+]
+LAST = [
+    "Silva",
+    "Meyer",
+    "Dubois",
+    "Rossi",
+    "Novak",
+    "Haddad",
+    "Kim",
+    "Larsen",
+    "Costa",
+    "Okafor",
+    "Tanaka",
+    "Walsh",
+    "Garcia",
+    "Nowak",
+    "Fischer",
+]
+CITIES = [
+    ("Lisbon", "Portugal"),
+    ("Berlin", "Germany"),
+    ("Paris", "France"),
+    ("Madrid", "Spain"),
+    ("Rome", "Italy"),
+    ("Berlin", "Germany"),
+    ("Munich", "Germany"),
+    ("Lyon", "France"),
+    ("Porto", "Portugal"),
+    ("Vienna", "Austria"),
+]
 STATUSES = ["delivered"] * 6 + ["shipped"] * 2 + ["pending", "cancelled"]
 
 
@@ -86,8 +157,7 @@ def build_demo_db(path: str | Path | None = None, *, seed: int = 7) -> Path:
     conn = sqlite3.connect(tmp)
     try:
         conn.executescript(SCHEMA)
-        conn.executemany("INSERT INTO categories VALUES (?, ?)",
-                         list(enumerate(CATEGORIES, 1)))
+        conn.executemany("INSERT INTO categories VALUES (?, ?)", list(enumerate(CATEGORIES, 1)))
         products: list[tuple[int, str, int, float, int]] = []
         for cat_id, cat in enumerate(CATEGORIES, 1):
             for name, price in PRODUCTS[cat]:
@@ -103,8 +173,9 @@ def build_demo_db(path: str | Path | None = None, *, seed: int = 7) -> Path:
             used.add(email)
             city, country = rng.choice(CITIES)
             joined = dt.date(2022, 1, 1) + dt.timedelta(days=rng.randint(0, 900))
-            customers.append((len(customers) + 1, f"{first} {last}", email, city, country,
-                              joined.isoformat()))
+            customers.append(
+                (len(customers) + 1, f"{first} {last}", email, city, country, joined.isoformat())
+            )
         conn.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)", customers)
         orders, items = [], []
         for order_id in range(1, 151):

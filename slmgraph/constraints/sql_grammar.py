@@ -110,6 +110,23 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 ALIASES = tuple(f"T{i}" for i in range(1, 10))
+OUT_ALIASES = (
+    "count",
+    "cnt",
+    "num",
+    "total",
+    "amount",
+    "number",
+    "value",
+    "result",
+    "average",
+    "maximum",
+    "minimum",
+    "revenue",
+    "n",
+    "c",
+    "x",
+)
 _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -161,7 +178,7 @@ def _words_rule(words: Iterable[str]) -> str:
     return _emit(trie)
 
 
-def sql_grammar(
+def lexical_sql_grammar(
     tables: Iterable[str],
     columns: Iterable[str],
     *,
@@ -209,8 +226,13 @@ def _names_rule(names: Iterable[str]) -> str:
     return _words_rule(words)
 
 
-def structured_sql_grammar(tables: Iterable[str], columns: Iterable[str], *,
-                           dialect: str = "sqlite", aliases: Iterable[str] = ALIASES) -> str:
+def structured_sql_grammar(
+    tables: Iterable[str],
+    columns: Iterable[str],
+    *,
+    dialect: str = "sqlite",
+    aliases: Iterable[str] = ALIASES,
+) -> str:
     """GBNF for the SELECT statements a text-to-SQL model needs, shaped like SQL: every output
     parses, names only ``tables``/``columns`` (and the aliases), and is bounded in size
     (at most 3 compound parts, 4 joins, 4 conditions, one level of subqueries), so even a
@@ -226,8 +248,24 @@ def structured_sql_grammar(tables: Iterable[str], columns: Iterable[str], *,
     if not tables:
         raise ValueError("a SQL grammar needs at least one table")
     aggs = ("COUNT", "SUM", "AVG", "MIN", "MAX")
-    scalars = ("ABS", "ROUND", "LENGTH", "LOWER", "UPPER", "SUBSTR", "TRIM", "REPLACE", "INSTR",
-               "COALESCE", "IFNULL", "STRFTIME", "DATE", "JULIANDAY", "CAST")
+    # Scalar functions with the argument counts sqlglot accepts for them.
+    scalars = {
+        "ABS": (1, 1),
+        "ROUND": (1, 2),
+        "LENGTH": (1, 1),
+        "LOWER": (1, 1),
+        "UPPER": (1, 1),
+        "SUBSTR": (2, 3),
+        "TRIM": (1, 1),
+        "REPLACE": (3, 3),
+        "INSTR": (2, 2),
+        "COALESCE": (2, 3),
+        "IFNULL": (2, 2),
+        "STRFTIME": (2, 2),
+        "DATE": (1, 1),
+        "JULIANDAY": (1, 1),
+    }
+    arities = sorted(set(scalars.values()))
     r: dict[str, str] = {
         "root": "query0 end",
         "end": '";"?',
@@ -236,30 +274,49 @@ def structured_sql_grammar(tables: Iterable[str], columns: Iterable[str], *,
         "table": _names_rule(tables),
         "column": _names_rule(columns) if columns else '"*"',
         "alias": _words_rule(aliases),
-        "out-alias": "[a-zA-Z_] [a-zA-Z0-9_]{0,15}",
-        "number": '"-"? [0-9]{1,12} ("." [0-9]{1,8})?',
-        "string": "\"'\" strchar{0,40} \"'\"",
+        # Output aliases from a fixed list: a free name could be a keyword (`AS from`).
+        "out-alias": _words_rule(OUT_ALIASES),
+        "number": '[0-9]{1,12} ("." [0-9]{1,8})?',  # no sign: "-" after "-" opens a "--" comment
+        "string": '"\'" strchar{0,40} "\'"',
         "strchar": "[\\x20-\\x26\\x28-\\x7E\\u0080-\\uD7FF\\uE000-\\U0010FFFF] | \"''\"",
         "literal": f"number | string | {_kw('NULL')}",
         "cmp": '"=" | "!=" | "<>" | "<=" | ">=" | "<" | ">"',
         "arith": '"+" | "-" | "*" | "/" | "||"',
         "colref": '(alias "." | table ".")? column',
         "agg": " | ".join(f"({_kw(a)})" for a in aggs),
-        "scalar": " | ".join(f"({_kw(f)})" for f in scalars),
+        **{
+            f"scalar{lo}{hi}": " | ".join(
+                f"({_kw(f)})" for f, ar in scalars.items() if ar == (lo, hi)
+            )
+            for lo, hi in arities
+        },
         "type": " | ".join(f"({_kw(t)})" for t in ("INTEGER", "REAL", "TEXT", "NUMERIC")),
         "table-ref": f"table (sp ({_kw('AS')} sp)? alias)?",
         "join-kind": f"({_kw('INNER')} | {_kw('LEFT')} (sp {_kw('OUTER')})? | {_kw('CROSS')}) sp",
         "compound": f"{_kw('UNION')} (sp {_kw('ALL')})? | {_kw('INTERSECT')} | {_kw('EXCEPT')}",
         "limit": f"{_kw('LIMIT')} sp [0-9]{{1,6}} (sp {_kw('OFFSET')} sp [0-9]{{1,6}})?",
     }
-    # Two levels: level 0 may hold subqueries, whose parts (level 1) hold none.
-    for lvl in (0, 1):
-        sub = f"| \"(\" sp? select1 sp? \")\"" if lvl == 0 else ""
-        r[f"operand{lvl}"] = (
-            f"colref | literal | agg \"(\" sp? (({_kw('DISTINCT')} sp)? expr{lvl} | \"*\") sp? \")\" "
-            f"| scalar \"(\" sp? expr{lvl} (cm expr{lvl}){{0,2}} (sp {_kw('AS')} sp type)? sp? "
-            f"\")\" {sub}"
+    # Expressions nest to a fixed depth (so every statement ends): a simple expression of
+    # columns and literals; functions of simple expressions; functions of those; then operands.
+    r["basic"] = "colref | literal"
+    r["sexpr"] = "basic (sp? arith sp? basic){0,2}"
+    for name, arg in (("fcall1", "sexpr"), ("fcall2", "fexpr")):
+        r[name] = (
+            f'agg "(" sp? (({_kw("DISTINCT")} sp)? {arg} | "*") sp? ")" '
+            + "".join(
+                f'| scalar{lo}{hi} "(" sp? {arg}'
+                + (f" (cm {arg}){{{lo - 1},{hi - 1}}}" if hi > 1 else "")
+                + ' sp? ")" '
+                for lo, hi in arities
+            )
+            + f'| {_kw("CAST")} "(" sp? {arg} sp {_kw("AS")} sp type sp? ")"'
         )
+    r["fop"] = "basic | fcall1"
+    r["fexpr"] = "fop (sp? arith sp? fop){0,2}"
+    # Two levels of statement: level 0 may hold subqueries, whose parts (level 1) hold none.
+    for lvl in (0, 1):
+        sub = ' | "(" sp? select1 sp? ")"' if lvl == 0 else ""
+        r[f"operand{lvl}"] = f'basic | fcall2 | "(" sp? fexpr sp? ")"{sub}'
         r[f"expr{lvl}"] = f"operand{lvl} (sp? arith sp? operand{lvl}){{0,2}}"
         in_rhs = f'"(" sp? (literal (cm literal){{0,9}}{" | select1" if lvl == 0 else ""}) sp? ")"'
         r[f"pred{lvl}"] = (
@@ -269,29 +326,36 @@ def structured_sql_grammar(tables: Iterable[str], columns: Iterable[str], *,
             f"| expr{lvl} sp ({_kw('NOT')} sp)? {_kw('BETWEEN')} sp operand{lvl} sp "
             f"{_kw('AND')} sp operand{lvl} "
             f"| expr{lvl} sp {_kw('IS')} sp ({_kw('NOT')} sp)? {_kw('NULL')}"
-            + (f" | {_kw('EXISTS')} sp? \"(\" sp? select1 sp? \")\")" if lvl == 0 else ")")
+            + (f' | {_kw("EXISTS")} sp? "(" sp? select1 sp? ")")' if lvl == 0 else ")")
         )
-        r[f"cond{lvl}"] = (f"pred{lvl} (sp ({_kw('AND')} | {_kw('OR')}) sp pred{lvl}){{0,3}}")
+        r[f"cond{lvl}"] = f"pred{lvl} (sp ({_kw('AND')} | {_kw('OR')}) sp pred{lvl}){{0,3}}"
         r[f"result{lvl}"] = f"expr{lvl} (sp {_kw('AS')} sp out-alias)?"
         r[f"results{lvl}"] = f'"*" | result{lvl} (cm result{lvl}){{0,5}}'
-        r[f"join{lvl}"] = (f"(join-kind)? {_kw('JOIN')} sp table-ref "
-                           f"(sp {_kw('ON')} sp cond{lvl})?")
+        r[f"join{lvl}"] = f"(join-kind)? {_kw('JOIN')} sp table-ref (sp {_kw('ON')} sp cond{lvl})?"
         r[f"select{lvl}"] = (
             f"{_kw('SELECT')} sp ({_kw('DISTINCT')} sp)? results{lvl} sp {_kw('FROM')} sp "
             f"table-ref (sp join{lvl}){{0,4}} (sp {_kw('WHERE')} sp cond{lvl})? "
             f"(sp {_kw('GROUP')} sp {_kw('BY')} sp expr{lvl} (cm expr{lvl}){{0,3}} "
             f"(sp {_kw('HAVING')} sp cond{lvl})?)?"
         )
-        r[f"order{lvl}"] = (f"{_kw('ORDER')} sp {_kw('BY')} sp expr{lvl} (sp ({_kw('ASC')} | "
-                            f"{_kw('DESC')}))? (cm expr{lvl} (sp ({_kw('ASC')} | {_kw('DESC')}))?)"
-                            "{0,2}")
+        r[f"order{lvl}"] = (
+            f"{_kw('ORDER')} sp {_kw('BY')} sp expr{lvl} (sp ({_kw('ASC')} | "
+            f"{_kw('DESC')}))? (cm expr{lvl} (sp ({_kw('ASC')} | {_kw('DESC')}))?)"
+            "{0,2}"
+        )
     r["select1"] = r["select1"] + " (sp order1)? (sp limit)?"
     r["query0"] = "select0 (sp compound sp select0){0,2} (sp order0)? (sp limit)?"
     return "\n".join(f"{k} ::= {v}" for k, v in r.items()) + "\n"
 
 
-def sql_grammar(tables: Iterable[str], columns: Iterable[str], *, dialect: str = "sqlite",
-                mode: str = "structured", aliases: Iterable[str] = ALIASES) -> str:
+def sql_grammar(
+    tables: Iterable[str],
+    columns: Iterable[str],
+    *,
+    dialect: str = "sqlite",
+    mode: str = "structured",
+    aliases: Iterable[str] = ALIASES,
+) -> str:
     """The SQL grammar of the given ``mode``: ``structured`` (parses by construction) or
     ``lexical`` (a token stream; syntax left to the checker)."""
     if mode == "lexical":

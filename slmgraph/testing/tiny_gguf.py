@@ -28,7 +28,11 @@ def write_tiny_gguf(
     n_head: int = 4,
     n_ff: int = 128,
     n_ctx: int = 2048,
+    eos_bias: float = 0.0,
 ) -> Path:
+    """Write the model. ``eos_bias > 0`` makes the end-of-turn token likely wherever a grammar
+    allows it (every hidden state gets a constant component that only that token's output row
+    reads), so grammar-constrained samples stop early instead of running to ``max_tokens``."""
     import gguf
     import numpy as np
 
@@ -80,9 +84,15 @@ def write_tiny_gguf(
     def t(*shape: int) -> np.ndarray:
         return (rng.standard_normal(shape) * 0.2).astype(np.float32)
 
-    w.add_tensor("token_embd.weight", t(n_vocab, n_embd))
+    embd = t(n_vocab, n_embd)
+    out = t(n_vocab, n_embd)
+    if eos_bias:
+        embd[:, 0] = 3.0  # a constant direction the random layers barely disturb
+        out[:, 0] = 0.0
+        out[4, 0] = eos_bias  # <|im_end|>
+    w.add_tensor("token_embd.weight", embd)
     w.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
-    w.add_tensor("output.weight", t(n_vocab, n_embd))
+    w.add_tensor("output.weight", out)
     for i in range(n_layer):
         w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
         w.add_tensor(f"blk.{i}.attn_q.weight", t(n_embd, n_embd))

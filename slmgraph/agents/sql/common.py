@@ -12,7 +12,13 @@ from slmgraph.tools.sql.database import Database, database
 
 __all__ = [
     "GrammarMode",
-    "Scope", "database", "extract_sql", "grammar_for", "scope_columns", "write_update"]
+    "Scope",
+    "database",
+    "extract_sql",
+    "grammar_for",
+    "scope_columns",
+    "write_update",
+]
 
 Scope = Literal["linked", "tables", "neighbours", "candidates", "all"]
 
@@ -70,8 +76,9 @@ def scope_columns(state: Mapping[str, Any], db: Database, scope: Scope) -> dict[
 GrammarMode = Literal["structured", "lexical", "off"]
 
 
-def grammar_for(columns: Mapping[str, list[str]], dialect: str, mode: GrammarMode
-                ) -> Constraint | None:
+def grammar_for(
+    columns: Mapping[str, list[str]], dialect: str, mode: GrammarMode
+) -> Constraint | None:
     if mode == "off":
         return None
     cols = [c for cs in columns.values() for c in cs]
