@@ -143,6 +143,9 @@ def guard(sql: str, dialect: str = "sqlite") -> exp.Expression:
             fname = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
             if fname in DENIED_FUNCTIONS:
                 raise GuardError(f"the function {fname}() is not allowed")
+    for select in tree.find_all(exp.Select):
+        if not select.expressions:
+            raise GuardError("a SELECT without columns is incomplete", kind="parse")
     if not isinstance(tree, _ROOTS):
         raise GuardError(f"only SELECT queries are allowed, not {_describe(tree)}")
     return tree
