@@ -189,7 +189,7 @@ class AnswerParams(BaseModel):
     "sql.answer",
     AnswerParams,
     reads=lambda p, b: ["rows"],
-    writes=lambda p: ["answer", "final_error"],
+    writes=lambda p: ["answer", "final_error", "rows", "columns"],
     description="A one-sentence answer from the rows (or why there is none)",
 )
 def answer(env: NodeEnv) -> NodeFn:
@@ -202,10 +202,13 @@ def answer(env: NodeEnv) -> NodeFn:
         rows = state.get("rows") or []
         cols = state.get("columns") or []
         if error and not rows:
-            return {"answer": f"I could not answer the question: {error}", "final_error": error}
+            return {"answer": f"I could not answer the question: {error}", "final_error": error,
+                    "rows": [], "columns": []}
         return {
             "answer": sentence(cols, rows, bool(state.get("truncated")), params.show_rows),
             "final_error": None,
+            "rows": rows,
+            "columns": cols,
         }
 
     return run
