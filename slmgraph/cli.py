@@ -225,7 +225,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(f"Answer: {out['answer']}")
         if out["error"]:
             print(f"Error:  {out['error']}")
-        print("\n" + " -> ".join(f"{t['node']}[{t['tier']}]" for t in out["trace"]))
+        steps = [f"{t['node']}[{t['tier']}]" if t["model"] else t["node"] for t in out["trace"]]
+        print("\n" + " -> ".join(steps))
     return 0 if out["error"] is None else 1
 
 

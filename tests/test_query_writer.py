@@ -23,19 +23,31 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(build_demo_db(tmp_path_factory.mktemp("db") / "shop.sqlite"))
 
 
-def tiers(slm_rules: list[dict[str, Any]], llm_rules: list[dict[str, Any]] | None = None
-          ) -> dict[str, Any]:
+def tiers(
+    slm_rules: list[dict[str, Any]], llm_rules: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     return {
-        "slm": {"backend": "scripted", "fallback": "llm", "settings": {"rules": slm_rules},
-                "price": {"input_per_1m": 0.02, "output_per_1m": 0.06}},
-        "llm": {"backend": "scripted", "settings": {"rules": llm_rules or []},
-                "price": {"input_per_1m": 0.2, "output_per_1m": 0.6}},
+        "slm": {
+            "backend": "scripted",
+            "fallback": "llm",
+            "settings": {"rules": slm_rules},
+            "price": {"input_per_1m": 0.02, "output_per_1m": 0.06},
+        },
+        "llm": {
+            "backend": "scripted",
+            "settings": {"rules": llm_rules or []},
+            "price": {"input_per_1m": 0.2, "output_per_1m": 0.6},
+        },
     }
 
 
 def ask(shop: str, question: str, t: dict[str, Any], **kw: Any):  # type: ignore[no-untyped-def]
-    return run(load_spec("query_writer", tier_overrides=t), {"question": question, "db": shop},
-               call_log=False, **kw)
+    return run(
+        load_spec("query_writer", tier_overrides=t),
+        {"question": question, "db": shop},
+        call_log=False,
+        **kw,
+    )
 
 
 def nodes(result) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
@@ -43,37 +55,65 @@ def nodes(result) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-de
 
 
 def test_happy_path(shop: str) -> None:
-    r = ask(shop, "How many customers are there?", tiers([
-        {"node": "extract_tables", "output": '["customers"]'},
-        {"node": "write_sql", "output": "SELECT count(*) FROM customers"},
-    ]))
+    r = ask(
+        shop,
+        "How many customers are there?",
+        tiers(
+            [
+                {"node": "extract_tables", "output": '["customers"]'},
+                {"node": "write_sql", "output": "SELECT count(*) FROM customers"},
+            ]
+        ),
+    )
     assert r.status == "ok"
     assert r.output["sql"] == "SELECT count(*) FROM customers"
     assert r.output["rows"] == [[40]] and r.output["answer"] == "The answer is 40."
     assert r.output["final_error"] is None and not r.output["escalated"]
     assert nodes(r) == [("extract_tables", "slm"), ("write_sql", "slm")]
-    assert r.state["linked"] == {"customers": ["customer_id", "name", "email", "city", "country",
-                                               "joined_on"]}
+    assert r.state["linked"] == {
+        "customers": ["customer_id", "name", "email", "city", "country", "joined_on"]
+    }
 
 
 def test_value_hints_and_bridging(shop: str) -> None:
-    r = ask(shop, "Which products are in the Books category?", tiers([
-        {"node": "extract_tables", "output": '["products"]'},
-        {"node": "write_sql", "output": "SELECT T1.name FROM products AS T1 JOIN categories AS T2 "
-                                        "ON T1.category_id = T2.category_id WHERE T2.name = 'Books'"},
-    ]))
+    r = ask(
+        shop,
+        "Which products are in the Books category?",
+        tiers(
+            [
+                {"node": "extract_tables", "output": '["products"]'},
+                {
+                    "node": "write_sql",
+                    "output": "SELECT T1.name FROM products AS T1 JOIN categories AS T2 "
+                    "ON T1.category_id = T2.category_id WHERE T2.name = 'Books'",
+                },
+            ]
+        ),
+    )
     assert r.state["hints"] == {"categories": {"name": ["Books"]}}
     assert list(r.state["linked"]) == ["products", "categories"]  # the hinted table joins in
     assert len(r.output["rows"]) == 6
 
 
 def test_repair_loop_fixes_a_wrong_column(shop: str) -> None:
-    r = ask(shop, "What is the most expensive product?", tiers([
-        {"node": "extract_tables", "output": '["products"]'},
-        {"node": "write_sql", "output": "SELECT nme FROM products ORDER BY price DESC LIMIT 1"},
-        {"node": "fix_sql", "match": "Did you mean 'name'",
-         "output": "SELECT name FROM products ORDER BY price DESC LIMIT 1"},
-    ]))
+    r = ask(
+        shop,
+        "What is the most expensive product?",
+        tiers(
+            [
+                {"node": "extract_tables", "output": '["products"]'},
+                {
+                    "node": "write_sql",
+                    "output": "SELECT nme FROM products ORDER BY price DESC LIMIT 1",
+                },
+                {
+                    "node": "fix_sql",
+                    "match": "Did you mean 'name'",
+                    "output": "SELECT name FROM products ORDER BY price DESC LIMIT 1",
+                },
+            ]
+        ),
+    )
     assert r.output["answer"] == "The answer is 4K Monitor."
     assert nodes(r) == [("extract_tables", "slm"), ("write_sql", "slm"), ("fix_sql", "slm")]
     errors = [a["error"] for a in r.state["attempts"] if a.get("error")]
@@ -81,12 +121,27 @@ def test_repair_loop_fixes_a_wrong_column(shop: str) -> None:
 
 
 def test_exhausted_fixer_escalates_to_the_llm(shop: str) -> None:
-    r = ask(shop, "What is the most expensive product?", tiers(
-        [{"node": "extract_tables", "output": '["products"]'},
-         {"node": "write_sql", "output": "SELECT nme FROM products"},
-         {"node": "fix_sql", "outputs": ["SELECT nam FROM products", "SELECT naem FROM products"]}],
-        [{"node": "research", "match": "WRONG",
-          "output": "SELECT name FROM products ORDER BY price DESC LIMIT 1"}]))
+    r = ask(
+        shop,
+        "What is the most expensive product?",
+        tiers(
+            [
+                {"node": "extract_tables", "output": '["products"]'},
+                {"node": "write_sql", "output": "SELECT nme FROM products"},
+                {
+                    "node": "fix_sql",
+                    "outputs": ["SELECT nam FROM products", "SELECT naem FROM products"],
+                },
+            ],
+            [
+                {
+                    "node": "research",
+                    "match": "WRONG",
+                    "output": "SELECT name FROM products ORDER BY price DESC LIMIT 1",
+                }
+            ],
+        ),
+    )
     assert r.output["answer"] == "The answer is 4K Monitor."
     assert r.output["escalated"] is True
     assert nodes(r)[-1] == ("research", "llm")
@@ -94,20 +149,39 @@ def test_exhausted_fixer_escalates_to_the_llm(shop: str) -> None:
 
 
 def test_low_logprob_escalates(shop: str) -> None:
-    r = ask(shop, "How many orders were shipped?", tiers(
-        [{"node": "extract_tables", "output": '["orders"]'},
-         {"node": "write_sql", "output": "SELECT count(*) FROM orders", "logprob": -2.0}],
-        [{"node": "research", "output": "SELECT count(*) FROM orders WHERE status = 'shipped'"}]))
+    r = ask(
+        shop,
+        "How many orders were shipped?",
+        tiers(
+            [
+                {"node": "extract_tables", "output": '["orders"]'},
+                {"node": "write_sql", "output": "SELECT count(*) FROM orders", "logprob": -2.0},
+            ],
+            [
+                {
+                    "node": "research",
+                    "output": "SELECT count(*) FROM orders WHERE status = 'shipped'",
+                }
+            ],
+        ),
+    )
     assert r.output["rows"] == [[29]] and r.output["escalated"] is True
     reasons = [a["note"] for a in r.state["attempts"] if a.get("note")]
     assert reasons and "mean token logprob -2.00" in reasons[0]
 
 
 def test_empty_result_escalates_and_llm_answer_stands(shop: str) -> None:
-    r = ask(shop, "Which customers live in Oslo?", tiers(
-        [{"node": "extract_tables", "output": '["customers"]'},
-         {"node": "write_sql", "output": "SELECT name FROM customers WHERE city = 'oslo'"}],
-        [{"node": "research", "output": "SELECT name FROM customers WHERE city = 'Oslo'"}]))
+    r = ask(
+        shop,
+        "Which customers live in Oslo?",
+        tiers(
+            [
+                {"node": "extract_tables", "output": '["customers"]'},
+                {"node": "write_sql", "output": "SELECT name FROM customers WHERE city = 'oslo'"},
+            ],
+            [{"node": "research", "output": "SELECT name FROM customers WHERE city = 'Oslo'"}],
+        ),
+    )
     assert r.output["rows"] == [] and r.output["escalated"] is True
     assert r.output["answer"] == "No rows match the question."
     assert [n for n, _ in nodes(r)].count("research") == 1  # the llm's answer is final
@@ -115,11 +189,17 @@ def test_empty_result_escalates_and_llm_answer_stands(shop: str) -> None:
 
 def test_destructive_sql_is_refused_and_repaired(shop: str) -> None:
     before = Path(shop).read_bytes()
-    r = ask(shop, "Delete all orders", tiers([
-        {"node": "extract_tables", "output": '["orders"]'},
-        {"node": "write_sql", "output": "DELETE FROM orders"},
-        {"node": "fix_sql", "output": "SELECT count(*) FROM orders"},
-    ]))
+    r = ask(
+        shop,
+        "Delete all orders",
+        tiers(
+            [
+                {"node": "extract_tables", "output": '["orders"]'},
+                {"node": "write_sql", "output": "DELETE FROM orders"},
+                {"node": "fix_sql", "output": "SELECT count(*) FROM orders"},
+            ]
+        ),
+    )
     refused = [a["error"] for a in r.state["attempts"] if a.get("error")]
     assert refused and "DELETE is not allowed" in refused[0]
     assert r.output["rows"] == [[150]]
@@ -127,28 +207,43 @@ def test_destructive_sql_is_refused_and_repaired(shop: str) -> None:
 
 
 def test_everything_fails_ends_in_a_defined_state(shop: str) -> None:
-    r = ask(shop, "?", tiers(
-        [{"node": "extract_tables", "output": '["orders"]'},
-         {"node": "write_sql", "output": "SELECT x FROM orders"},
-         {"node": "fix_sql", "output": "SELECT y FROM orders"}],
-        [{"node": "research", "output": "SELECT z FROM orders"}]))
+    r = ask(
+        shop,
+        "?",
+        tiers(
+            [
+                {"node": "extract_tables", "output": '["orders"]'},
+                {"node": "write_sql", "output": "SELECT x FROM orders"},
+                {"node": "fix_sql", "output": "SELECT y FROM orders"},
+            ],
+            [{"node": "research", "output": "SELECT z FROM orders"}],
+        ),
+    )
     assert r.status == "ok"  # the graph finished; the answer says why there is none
     assert r.output["final_error"] and r.output["answer"].startswith("I could not answer")
     assert r.output["rows"] == []
 
 
 def test_missing_database_is_a_run_error(tmp_path: Path) -> None:
-    r = run(load_spec("query_writer", tier_overrides=tiers([])),
-            {"question": "q", "db": str(tmp_path / "none.sqlite")}, call_log=False)
+    r = run(
+        load_spec("query_writer", tier_overrides=tiers([])),
+        {"question": "q", "db": str(tmp_path / "none.sqlite")},
+        call_log=False,
+    )
     assert r.status == "error" and "no SQLite database" in (r.error or "")
     assert r.state["failed_node"] == "link"
 
 
 def test_human_in_the_loop_approve_and_edit(shop: str) -> None:
-    spec = load_spec("query_writer", tier_overrides=tiers([
-        {"node": "extract_tables", "output": '["customers"]'},
-        {"node": "write_sql", "output": "SELECT count(*) FROM customers"},
-    ]))
+    spec = load_spec(
+        "query_writer",
+        tier_overrides=tiers(
+            [
+                {"node": "extract_tables", "output": '["customers"]'},
+                {"node": "write_sql", "output": "SELECT count(*) FROM customers"},
+            ]
+        ),
+    )
     spec.nodes["execute"].interrupt_before = True
     built = build(spec, call_log=False)
     inputs = {"question": "How many customers live in Berlin?", "db": shop}
@@ -171,14 +266,36 @@ def test_ask_json_cli(shop: str, tmp_path: Path) -> None:
     import yaml
 
     f = tmp_path / "tiers.yaml"
-    f.write_text(yaml.safe_dump(tiers([
-        {"node": "extract_tables", "output": '["products"]'},
-        {"node": "write_sql", "output": "SELECT name, price FROM products ORDER BY price DESC"},
-    ])))
+    f.write_text(
+        yaml.safe_dump(
+            tiers(
+                [
+                    {"node": "extract_tables", "output": '["products"]'},
+                    {
+                        "node": "write_sql",
+                        "output": "SELECT name, price FROM products ORDER BY price DESC",
+                    },
+                ]
+            )
+        )
+    )
     out = subprocess.run(
-        [sys.executable, "-m", "slmgraph", "ask", "List products by price", "--db", shop,
-         "--json", "--no-log"], capture_output=True, text=True, timeout=120,
-        env={**os.environ, "SLMGRAPH_TIERS": str(f)})
+        [
+            sys.executable,
+            "-m",
+            "slmgraph",
+            "ask",
+            "List products by price",
+            "--db",
+            shop,
+            "--json",
+            "--no-log",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SLMGRAPH_TIERS": str(f)},
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert {"sql", "rows", "answer", "error", "trace"} <= set(data)

@@ -145,14 +145,17 @@ def test_tricky_but_read_only_statements_run(db_file: Path, sql: str) -> None:
     assert digest(db_file) == before
 
 
-@pytest.mark.parametrize("sql", [
-    "DELETE FROM singer",
-    "INSERT INTO singer VALUES (3, 'c', 'd', 1)",
-    "ATTACH DATABASE '/tmp/slmgraph-evil.db' AS evil",
-    "PRAGMA writable_schema = 1",
-    "SELECT load_extension('x')",
-    "CREATE TABLE t (a)",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM singer",
+        "INSERT INTO singer VALUES (3, 'c', 'd', 1)",
+        "ATTACH DATABASE '/tmp/slmgraph-evil.db' AS evil",
+        "PRAGMA writable_schema = 1",
+        "SELECT load_extension('x')",
+        "CREATE TABLE t (a)",
+    ],
+)
 def test_read_only_connection_backs_up_the_guard(db_file: Path, sql: str) -> None:
     """Even a statement that skipped the guard cannot write: the connection refuses it."""
     before = digest(db_file)
@@ -166,8 +169,7 @@ def test_row_limit_and_timeout(db_file: Path) -> None:
     db = SQLiteDatabase(db_file)
     result = db.execute("SELECT * FROM singer", max_rows=1)
     assert len(result.rows) == 1 and result.truncated
-    slow = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-            "SELECT count(*) FROM c")
+    slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
     with pytest.raises(DatabaseError, match="timeout"):
         db.execute(slow, timeout_s=0.3)
 
