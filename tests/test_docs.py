@@ -46,3 +46,40 @@ def test_example_script_runs_on_scripted_tiers() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("route: classify[slm]") == 3
     assert "category: technical" in out.stdout and "category: other" in out.stdout
+
+
+SQL_TIERS = """
+slm:
+  backend: scripted
+  settings:
+    rules:
+      - {node: extract_tables, match: "customers", output: '["customers"]'}
+      - {node: extract_tables, output: '["products", "categories"]'}
+      - {node: write_sql, match: "How many customers", output: "SELECT count(*) FROM customers"}
+      - {node: write_sql, match: "which city|Which city",
+         output: "SELECT city FROM customers GROUP BY city ORDER BY count(*) DESC LIMIT 1"}
+      - node: write_sql
+        output: >-
+          SELECT T1.name FROM products AS T1 JOIN categories AS T2
+          ON T1.category_id = T2.category_id WHERE T2.name = 'Books'
+llm: {backend: scripted, settings: {default: "SELECT 1"}}
+"""
+
+
+def test_sql_example_runs_on_scripted_tiers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from slmgraph.demo import build_demo_db
+
+    db = build_demo_db(tmp_path / "shop.sqlite")
+    tiers = tmp_path / "tiers.yaml"
+    tiers.write_text(SQL_TIERS)
+    env = {**os.environ, "SLMGRAPH_TIERS": str(tiers)}
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "ask_sql.py"), str(db)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "The answer is 40." in out.stdout and "The answer is Berlin." in out.stdout
+    assert "6 rows: The Pragmatic Programmer" in out.stdout

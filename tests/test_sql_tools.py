@@ -56,7 +56,7 @@ def test_introspection_of_chinook() -> None:
             "Table Genre (T2) has no column ArtistId; ArtistId is a column of Album, Artist.",
         ),
         ("SELECT FROM Track", "a SELECT without columns is incomplete"),
-    ("SELECT name FROM Track WHERE", "could not parse the statement"),
+        ("SELECT name FROM Track WHERE", "could not parse the statement"),
         ("DELETE FROM Track", "DELETE is not allowed"),
     ],
 )

@@ -202,8 +202,12 @@ def answer(env: NodeEnv) -> NodeFn:
         rows = state.get("rows") or []
         cols = state.get("columns") or []
         if error and not rows:
-            return {"answer": f"I could not answer the question: {error}", "final_error": error,
-                    "rows": [], "columns": []}
+            return {
+                "answer": f"I could not answer the question: {error}",
+                "final_error": error,
+                "rows": [],
+                "columns": [],
+            }
         return {
             "answer": sentence(cols, rows, bool(state.get("truncated")), params.show_rows),
             "final_error": None,
