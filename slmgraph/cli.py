@@ -87,6 +87,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--no-log", action="store_true", help="do not log model calls")
 
+    e = sub.add_parser("eval", help="evaluate a system on a text-to-SQL split (execution accuracy)")
+    esub = e.add_subparsers(dest="eval_command", metavar="BENCHMARK")
+    sp = esub.add_parser(
+        "spider",
+        help="Spider layout: <split>.json + database/<db>/<db>.sqlite",
+        description="Run a system over a Spider-layout split and score it by "
+        "execution accuracy. Resumable: rerun with the same --out to continue.",
+    )
+    sp.add_argument("--data", required=True, help="folder in the layout of Spider")
+    sp.add_argument("--split", default="dev", help="which <split>.json (default: dev)")
+    sp.add_argument(
+        "--system",
+        required=True,
+        help="zeroshot-0.5b, zeroshot-1.5b, slmgraph-slm, "
+        "slmgraph-slm-nogrammar, slmgraph-slm-lexical, slmgraph-cascade",
+    )
+    sp.add_argument("--limit", type=int, help="a sample of N questions stratified by hardness")
+    sp.add_argument("--seed", type=int, default=0, help="sample seed (default: 0)")
+    sp.add_argument("--out", required=True, help="output folder (predictions.jsonl, summary)")
+    sp.add_argument("--threads", type=int, help="CPU threads per model (default: all cores)")
+    sp.add_argument("--timeout", type=float, default=30.0, help="seconds per query execution")
+
     d = sub.add_parser("demo-db", help="build the demo database (a small shop)")
     d.add_argument("path", nargs="?", help="where to write it (default: XDG data dir)")
     return p
@@ -108,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "graphs": _cmd_graphs,
             "ask": _cmd_ask,
             "demo-db": _cmd_demo_db,
+            "eval": _cmd_eval,
         }[args.command]
         return handler(args)
     except SpecError as exc:
@@ -174,6 +197,23 @@ def _print_result(result: Any) -> None:
         f"{'total':<64}{tot['tokens_in']:>6}{tot['tokens_out']:>6}{tot['wall_s']:>9.2f}"
         f"   ${tot['cost_usd']:.6f}"
     )
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import logging
+
+    from slmgraph.eval import evaluate, load_split, stratified_sample
+    from slmgraph.eval.systems import make_system
+
+    if args.eval_command != "spider":
+        print("usage: slmgraph eval spider --data DIR --system NAME --out DIR", file=sys.stderr)
+        return 2
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    items = stratified_sample(load_split(args.data, args.split), args.limit, args.seed)
+    system = make_system(args.system, args.threads)
+    summary = evaluate(system, items, args.out, timeout_s=args.timeout)
+    print(json.dumps(summary, indent=2))
+    return 0
 
 
 def _cmd_demo_db(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
@@ -29,7 +30,7 @@ class CheckResult:
     unknown: list[str] = field(default_factory=list)
 
 
-def unknown_identifiers(tree: exp.Expression, schema: Schema) -> list[str]:
+def unknown_identifiers(tree: Any, schema: Schema) -> list[str]:
     """Tables and columns the statement names that the database lacks (CTE and alias names
     excluded). Column names are checked against every table of the schema — a name that exists
     somewhere is a linking mistake, not a hallucination."""

@@ -1,0 +1,68 @@
+"""Execution accuracy: gold and predicted SQL run read-only; rows compared as multisets, in
+order only when the gold query orders its result; an error or a timeout is wrong."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from slmgraph.tools.sql.database import DatabaseError, SQLiteDatabase
+from slmgraph.tools.sql.guard import GuardError, guard
+
+
+@dataclass
+class ExecOutcome:
+    rows: list[tuple[Any, ...]] | None
+    error: str | None
+
+
+def run_sql(db: Path, sql: str, timeout_s: float, max_rows: int = 100_000) -> ExecOutcome:
+    try:
+        guard(sql)
+        result = SQLiteDatabase(db, sample_values=0).execute(
+            sql, max_rows=max_rows, timeout_s=timeout_s
+        )
+    except (GuardError, DatabaseError) as exc:
+        return ExecOutcome(None, str(exc))
+    return ExecOutcome([tuple(_norm(v) for v in r) for r in result.rows], None)
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, float):
+        return round(v, 6)
+    return v
+
+
+def gold_is_ordered(gold: str) -> bool:
+    try:
+        tree = sqlglot.parse_one(gold, read="sqlite")
+    except sqlglot.errors.ParseError:
+        return "order by" in gold.lower()
+    return tree.args.get("order") is not None or (
+        isinstance(tree, exp.Subquery) and tree.this.args.get("order") is not None
+    )
+
+
+def execution_match(
+    db: Path, gold: str, pred: str | None, timeout_s: float = 30.0
+) -> tuple[bool, str | None, ExecOutcome | None]:
+    """(correct, error of the prediction, its execution outcome)."""
+    if not pred:
+        return False, "no SQL", None
+    predicted = run_sql(db, pred, timeout_s)
+    if predicted.error is not None:
+        return False, predicted.error, predicted
+    expected = run_sql(db, gold, timeout_s)
+    if expected.error is not None:
+        return False, f"gold query failed: {expected.error}", predicted
+    assert expected.rows is not None and predicted.rows is not None
+    if gold_is_ordered(gold):
+        return expected.rows == predicted.rows, None, predicted
+    return Counter(map(repr, expected.rows)) == Counter(map(repr, predicted.rows)), None, predicted

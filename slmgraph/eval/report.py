@@ -1,0 +1,115 @@
+"""Summaries of an evaluation run: EX with 95% intervals, validity, hallucinated identifiers,
+latency percentiles, tokens and call shares per tier, cost per question and per correct answer."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from typing import Any
+
+HARDNESS_ORDER = ["easy", "medium", "hard", "extra", "unknown"]
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for k successes out of n."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def summarize(records: list[dict[str, Any]], system: str = "") -> dict[str, Any]:
+    n = len(records)
+    correct = sum(bool(r["correct"]) for r in records)
+    by_h: dict[str, list[bool]] = defaultdict(list)
+    for r in records:
+        by_h[r.get("hardness") or "unknown"].append(bool(r["correct"]))
+    tokens: dict[str, dict[str, int]] = defaultdict(lambda: {"in": 0, "out": 0})
+    calls: dict[str, int] = defaultdict(int)
+    cost = 0.0
+    for r in records:
+        for t in r.get("trace") or []:
+            tier = t.get("tier") or "?"
+            tokens[tier]["in"] += int(t.get("tokens_in") or 0)
+            tokens[tier]["out"] += int(t.get("tokens_out") or 0)
+            calls[tier] += 1
+            cost += float(t.get("cost_usd") or 0.0)
+    total_calls = sum(calls.values())
+    seconds = [float(r["seconds"]) for r in records]
+    slm_calls = sum(v for k, v in calls.items() if k.startswith("slm"))
+    return {
+        "name": system,
+        "n": n,
+        "ex": round(correct / n, 4) if n else 0.0,
+        "ex_ci95": wilson(correct, n),
+        "ex_by_hardness": {
+            h: {"n": len(v), "ex": round(sum(v) / len(v), 4), "ci95": wilson(sum(v), len(v))}
+            for h, v in sorted(
+                by_h.items(),
+                key=lambda kv: HARDNESS_ORDER.index(kv[0]) if kv[0] in HARDNESS_ORDER else 99,
+            )
+        },
+        "valid_sql_rate": round(sum(bool(r["valid"]) for r in records) / n, 4) if n else 0.0,
+        "hallucinated_identifier_rate": round(sum(bool(r["hallucinated"]) for r in records) / n, 4)
+        if n
+        else 0.0,
+        "escalation_rate": round(sum(bool(r["escalated"]) for r in records) / n, 4) if n else 0.0,
+        "p50_s": round(statistics.median(seconds), 3) if seconds else 0.0,
+        "p95_s": round(percentile(seconds, 0.95), 3),
+        "tokens_by_tier": dict(tokens),
+        "call_share_by_tier": {k: round(v / total_calls, 4) for k, v in calls.items()}
+        if total_calls
+        else {},
+        "slm_call_share": round(slm_calls / total_calls, 4) if total_calls else 0.0,
+        "cost_per_question": round(cost / n, 8) if n else 0.0,
+        "cost_per_correct": round(cost / correct, 8) if correct else None,
+    }
+
+
+def markdown(summaries: list[dict[str, Any]]) -> str:
+    hard = [h for h in HARDNESS_ORDER if any(h in s["ex_by_hardness"] for s in summaries)]
+    head = [
+        "system",
+        "n",
+        "EX (95% CI)",
+        *[f"EX {h}" for h in hard],
+        "valid SQL",
+        "halluc. ids",
+        "p50 s",
+        "p95 s",
+        "slm calls",
+        "$/question",
+        "$/correct",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in summaries:
+        lo, hi = s["ex_ci95"]
+        cells = [s["name"], str(s["n"]), f"{s['ex']:.1%} ({lo:.1%}–{hi:.1%})"]
+        cells += [
+            f"{s['ex_by_hardness'][h]['ex']:.1%}" if h in s["ex_by_hardness"] else "–" for h in hard
+        ]
+        cpc = s["cost_per_correct"]
+        cells += [
+            f"{s['valid_sql_rate']:.1%}",
+            f"{s['hallucinated_identifier_rate']:.1%}",
+            f"{s['p50_s']:.1f}",
+            f"{s['p95_s']:.1f}",
+            f"{s['slm_call_share']:.0%}",
+            f"{s['cost_per_question']:.2e}",
+            f"{cpc:.2e}" if cpc else "–",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
