@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["overhead.py", "constrained_decoding.py"]
+BENCHMARKS = ["overhead.py", "constrained_decoding.py", "table_linking.py", "spider.py"]
 
 if __name__ == "__main__":
     failed = 0

@@ -1,0 +1,102 @@
+"""Spider side by side: every system on the same stratified sample of dev questions, scored by
+execution accuracy, with cost and latency. Resumable (rerun the same command to continue).
+
+    .venv/bin/python benchmarks/spider.py [--limit 200] [--systems a,b,...] [--seed 0]
+
+Writes the run to benchmarks/runs/spider/<system>/ (not committed), and the comparison to
+benchmarks/results/spider-latest.json, spider-<date>.md and spider-<date>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from overhead import machine
+
+from slmgraph.eval import evaluate, load_split, stratified_sample
+from slmgraph.eval.report import markdown
+from slmgraph.eval.systems import SYSTEMS, make_system
+
+HERE = Path(__file__).parent
+DEFAULT_SYSTEMS = ["zeroshot-0.5b", "zeroshot-1.5b", "slmgraph-slm", "slmgraph-slm-nogrammar",
+                   "slmgraph-cascade"]
+
+
+def plot(summaries: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for s in summaries:
+        a.scatter(s["cost_per_question"] * 1e6, s["ex"] * 100, s=60)
+        a.annotate(s["name"], (s["cost_per_question"] * 1e6, s["ex"] * 100),
+                   textcoords="offset points", xytext=(5, 5), fontsize=8)
+    a.set_xlabel("cost per question (micro-dollars, catalog prices)")
+    a.set_ylabel("execution accuracy (%)")
+    a.set_title("EX against cost")
+    a.grid(alpha=0.3)
+    levels = [h for h in ("easy", "medium", "hard", "extra")
+              if any(h in s["ex_by_hardness"] for s in summaries)]
+    width = 0.8 / max(1, len(summaries))
+    for i, s in enumerate(summaries):
+        xs = [j + i * width for j in range(len(levels))]
+        b.bar(xs, [s["ex_by_hardness"].get(h, {}).get("ex", 0) * 100 for h in levels],
+              width=width, label=s["name"])
+    b.set_xticks([j + 0.4 - width / 2 for j in range(len(levels))], levels)
+    b.set_ylabel("EX (%)")
+    b.set_title("EX by hardness")
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "spider"))
+    ap.add_argument("--limit", type=int, default=200, help="stratified sample size (0: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
+                    help=f"comma-separated, of: {', '.join(SYSTEMS)}")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", default=str(HERE / "runs" / "spider"))
+    args = ap.parse_args()
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    if not Path(args.data, "dev.json").exists():
+        sys.exit(f"Spider data not found at {args.data} (see ../shared/data/README.md)")
+    items = stratified_sample(load_split(args.data), args.limit or None, args.seed)
+    summaries = []
+    for name in args.systems.split(","):
+        out = Path(args.runs) / f"n{len(items)}-seed{args.seed}" / name
+        summaries.append(evaluate(make_system(name, args.threads), items, out))
+    today = date.today().isoformat()
+    result = {
+        "machine": machine(),
+        "date": today,
+        "data": f"Spider dev ({args.data})",
+        "n": len(items),
+        "sample_seed": args.seed,
+        "threads": args.threads,
+        "command": " ".join(["python benchmarks/spider.py", *sys.argv[1:]]),
+        "systems": summaries,
+    }
+    res = HERE / "results"
+    res.mkdir(exist_ok=True)
+    (res / "spider-latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(summaries, res / f"spider-{today}.png")
+    (res / f"spider-{today}.md").write_text(
+        f"# Spider dev, {len(items)} questions (stratified, seed {args.seed}), {today}\n\n"
+        f"Machine: {result['machine']}; {args.threads} threads per model.\n\n"
+        f"Command: `{result['command']}`\n\n{markdown(summaries)}\n"
+        f"![EX against cost; EX by hardness](spider-{today}.png)\n")
+    print(markdown(summaries))
+
+
+if __name__ == "__main__":
+    main()
