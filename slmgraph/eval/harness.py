@@ -31,7 +31,10 @@ def _hallucinated(item: Item, sql: str | None) -> bool | None:
 
 
 def score(item: Item, pred: Any, timeout_s: float) -> dict[str, Any]:
+    """One question's record: correctness, validity (parses and executes), whether it names
+    identifiers the database lacks, the error, escalation, time and the model calls."""
     correct, error, outcome = execution_match(item.db_path, item.gold, pred.sql, timeout_s)
+    unknown = _hallucinated(item, pred.sql)
     return {
         "id": item.id,
         "db_id": item.db_id,
@@ -41,7 +44,8 @@ def score(item: Item, pred: Any, timeout_s: float) -> dict[str, Any]:
         "sql": pred.sql,
         "correct": correct,
         "valid": outcome is not None and outcome.error is None,
-        "hallucinated": bool(_hallucinated(item, pred.sql)),
+        "parses": unknown is not None,
+        "hallucinated": bool(unknown),
         "error": error or pred.error,
         "escalated": pred.escalated,
         "seconds": round(pred.seconds, 3),
@@ -104,6 +108,9 @@ def evaluate(
     if progress is not None and todo:
         progress.write("\n")
     final = [records[it.id] for it in items]
+    for item, rec in zip(items, final, strict=True):
+        if "parses" not in rec:  # a record written before this field existed
+            rec["parses"] = _hallucinated(item, rec.get("sql")) is not None
     summary = summarize(final, system.name)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(markdown([summary]))

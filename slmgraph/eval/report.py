@@ -62,6 +62,7 @@ def summarize(records: list[dict[str, Any]], system: str = "") -> dict[str, Any]
                 key=lambda kv: HARDNESS_ORDER.index(kv[0]) if kv[0] in HARDNESS_ORDER else 99,
             )
         },
+        "parse_rate": round(sum(bool(r.get("parses")) for r in records) / n, 4) if n else 0.0,
         "valid_sql_rate": round(sum(bool(r["valid"]) for r in records) / n, 4) if n else 0.0,
         "hallucinated_identifier_rate": round(sum(bool(r["hallucinated"]) for r in records) / n, 4)
         if n
