@@ -7,6 +7,8 @@ compares their results with the main answer (self-consistency, a confidence sign
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from slmgraph.agents.sql.common import (
@@ -38,6 +40,12 @@ class Params(BaseModel):
     sample_temperature: float = Field(0.7, gt=0, le=2)
     max_tokens: int = Field(200, ge=16)
     temperature: float | None = Field(None, ge=0, le=2, description="Default: the tier's")
+    examples_file: str | None = Field(
+        None,
+        description="Few-shot bank: a JSON list of {question, query} (e.g. Spider's "
+        "train.json; never the questions you evaluate on)",
+    )
+    examples: int = Field(3, ge=0, le=10, description="How many similar examples to show")
 
 
 def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, object]) -> Update:
@@ -46,8 +54,17 @@ def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, objec
     schema = db.schema()
     columns = scope_columns(state, db, params.scope)
     template = load_prompt(params.prompt, env.spec.base_dir)
+    shots = ""
+    if params.examples_file and params.examples:
+        from slmgraph.tools.sql.examples import bank, render
+
+        path = Path(params.examples_file).expanduser()
+        if not path.is_absolute() and env.spec.base_dir is not None:
+            path = env.spec.base_dir / path
+        shots = render(bank(path).similar(str(state.get("question", "")), params.examples))
     values = {
         **state,
+        "examples": shots,
         "dialect": DIALECT_NAMES.get(schema.dialect, schema.dialect),
         "schema": schema.ddl(columns, hints=state.get("hints") or {}),
         **extra,
