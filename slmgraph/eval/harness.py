@@ -46,7 +46,7 @@ def score(item: Item, pred: Any, timeout_s: float) -> dict[str, Any]:
         "valid": outcome is not None and outcome.error is None,
         "parses": unknown is not None,
         "hallucinated": bool(unknown),
-        "error": error or pred.error,
+        "error": pred.error if pred.sql is None and pred.error else error,
         "escalated": pred.escalated,
         "seconds": round(pred.seconds, 3),
         "trace": [

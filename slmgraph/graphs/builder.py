@@ -12,6 +12,7 @@ What the builder adds around every node:
 
 from __future__ import annotations
 
+import logging
 import operator
 import uuid
 from collections.abc import Callable, Hashable, Sequence
@@ -43,6 +44,8 @@ _PY_TYPES: dict[str, Any] = {
     "any": Any,
 }
 
+
+logger = logging.getLogger("slmgraph")
 
 #: Path-map key of the "a node failed, end the run" branch (not a valid node name).
 ERROR_KEY = "(error)"
@@ -311,6 +314,7 @@ def _node_runner(
         except SlmgraphError as exc:
             update = {"error": f"{name}: {exc}", "failed_node": name}
         except Exception as exc:  # a bug in a tool or agent still ends the run in a defined state
+            logger.error("node %r raised %s", name, type(exc).__name__, exc_info=True)
             update = {"error": f"{name}: {type(exc).__name__}: {exc}", "failed_node": name}
         finally:
             for var, tok in zip(
