@@ -119,9 +119,8 @@ def test_every_constrained_json_output_parses(tiny_backend, schema, seed) -> Non
         assert exc.kind == "invalid_output"
         assert "max_tokens" in str(exc) or "UTF-8" in str(exc)
         return
-    value = json.loads(c.text)  # raises on any control character in a string
+    json.loads(c.text)  # raises on any control character in a string
     check_output(c.text, Constraint.json(schema))  # and it validates against the schema
-    assert value is not None or schema.get("type") == "null" or "enum" not in schema
 
 
 def test_llama_cpp_python_converter_lets_control_characters_through(tiny_backend) -> None:  # type: ignore[no-untyped-def]
