@@ -20,11 +20,11 @@ from overhead import machine
 
 from slmgraph.eval import evaluate, load_split, stratified_sample
 from slmgraph.eval.report import markdown
-from slmgraph.eval.systems import SYSTEMS, make_system
+from slmgraph.eval.systems import SYSTEMS, fingerprint, make_system
 
 HERE = Path(__file__).parent
-DEFAULT_SYSTEMS = ["zeroshot-0.5b", "zeroshot-1.5b", "slmgraph-slm", "slmgraph-slm-nogrammar",
-                   "slmgraph-cascade"]
+DEFAULT_SYSTEMS = ["zeroshot-0.5b", "zeroshot-1.5b", "langchain-sql-agent-0.5b", "slmgraph-slm",
+                   "slmgraph-slm-nogrammar", "slmgraph-cascade"]
 
 
 def plot(summaries: list[dict], path: Path) -> None:
@@ -73,8 +73,11 @@ def main() -> None:
     items = stratified_sample(load_split(args.data), args.limit or None, args.seed)
     summaries = []
     for name in args.systems.split(","):
-        out = Path(args.runs) / f"n{len(items)}-seed{args.seed}" / name
-        summaries.append(evaluate(make_system(name, args.threads), items, out))
+        system = make_system(name, args.threads)
+        # Keyed by what the system would answer, not by the sample: a 200-question run reuses
+        # the questions a 50-question run answered, and the full 640 can be built up over runs.
+        out = Path(args.runs) / f"{name}-{fingerprint(system)}"
+        summaries.append(evaluate(system, items, out))
     today = date.today().isoformat()
     result = {
         "machine": machine(),

@@ -5,6 +5,7 @@
 - ``slmgraph-slm-nogrammar``: the same with the grammar off (the ablation).
 - ``slmgraph-slm-lexical``: the same with the identifier-only (lexical) grammar.
 - ``slmgraph-cascade``: the query-writer escalating to the 1.5B ``llm`` tier.
+- ``langchain-sql-agent-0.5b``: LangChain's SQL agent on the same 0.5B model (eval/peers.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,40 @@ class System(Protocol):
     def predict(self, item: Item) -> Prediction: ...
 
 
+_PACKAGE = Path(__file__).resolve().parent.parent
+# The code that decides what a system answers: a change here makes earlier predictions stale.
+_DECISIVE = (
+    "agents",
+    "tools/sql",
+    "constraints",
+    "models",
+    "prompts",
+    "graphs",
+    "tiers.py",
+    "eval/peers.py",
+)
+
+
+def fingerprint(system: System) -> str:
+    """12 hex digits naming what ``system`` would answer: its configuration (the spec for the
+    query-writer) and the source of the code that decides its answers. Benchmarks keep each
+    system's predictions under ``<name>-<fingerprint>`` so that runs of any sample size reuse
+    them, and a change of prompt, spec or decoding starts afresh."""
+    import hashlib
+
+    h = hashlib.sha256(system.name.encode())
+    config = getattr(system, "config", None)
+    h.update(repr(config() if callable(config) else config).encode())
+    for part in _DECISIVE:
+        root = _PACKAGE / part
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for f in files:
+            if f.is_file() and f.suffix in (".py", ".yaml"):
+                h.update(f.relative_to(_PACKAGE).as_posix().encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def _tiers(n_threads: int | None) -> dict[str, Any]:
     """The default tiers with a 4k context (and a thread count); ``$SLMGRAPH_TIERS`` wins."""
     import os
@@ -74,6 +109,7 @@ class ZeroShot:
             s.fallback = None
         self.registry = TierRegistry(specs)
         self.tier = tier
+        self.config = (ZEROSHOT_SYSTEM, specs[tier].model_dump())
 
     def predict(self, item: Item) -> Prediction:
         schema = open_database(item.db_path).schema()
@@ -109,6 +145,7 @@ class QueryWriter:
 
         self.name = name
         self.built = build(spec, call_log=False)
+        self.config = spec.model_dump(exclude={"source"})
 
     def predict(self, item: Item) -> Prediction:
         from slmgraph.runner import run
@@ -162,7 +199,14 @@ SYSTEMS: dict[str, Callable[[int | None], System]] = {
         "slmgraph-slm-lexical", query_writer_spec("slm-lexical", t)
     ),
     "slmgraph-cascade": lambda t: QueryWriter("slmgraph-cascade", query_writer_spec("cascade", t)),
+    "langchain-sql-agent-0.5b": lambda t: _peer("langchain-sql-agent-0.5b", "slm", t),
 }
+
+
+def _peer(name: str, tier: str, n_threads: int | None) -> System:
+    from slmgraph.eval.peers import LangChainSQLAgent
+
+    return LangChainSQLAgent(name, tier, n_threads)
 
 
 def make_system(name: str, n_threads: int | None = None) -> System:

@@ -46,6 +46,11 @@ class Params(BaseModel):
         "train.json; never the questions you evaluate on)",
     )
     examples: int = Field(3, ge=0, le=10, description="How many similar examples to show")
+    examples_other_db: bool = Field(
+        True,
+        description="Show only examples from other databases than the one queried (a bank "
+        "that holds the evaluated database's own questions would leak answers)",
+    )
 
 
 def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, object]) -> Update:
@@ -61,7 +66,10 @@ def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, objec
         path = Path(params.examples_file).expanduser()
         if not path.is_absolute() and env.spec.base_dir is not None:
             path = env.spec.base_dir / path
-        shots = render(bank(path).similar(str(state.get("question", "")), params.examples))
+        own = Path(str(state.get("db", ""))).stem if params.examples_other_db else None
+        shots = render(
+            bank(path).similar(str(state.get("question", "")), params.examples, exclude_db=own)
+        )
     values = {
         **state,
         "examples": shots,

@@ -1,0 +1,78 @@
+"""Choose the query-writer's settings on Spider *train* questions (never on dev).
+
+    .venv/bin/python benchmarks/tune_query_writer.py --variants base,fullschema --limit 40
+
+Each variant is the ``slmgraph-slm`` system (grammar on, no escalation) with some node params
+changed; ``zeroshot`` is the one-prompt 0.5B baseline on the same questions. The train databases
+are disjoint from the dev ones, and the few-shot bank never shows an example from the question's
+own database. Runs are resumable (benchmarks/runs/tune/<variant>/); the table at the end is what
+README's tuning notes quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+from slmgraph.eval import evaluate, load_split
+from slmgraph.eval.report import markdown
+from slmgraph.eval.systems import QueryWriter, ZeroShot, query_writer_spec
+from slmgraph.spec import load_spec
+
+HERE = Path(__file__).parent
+DATA = HERE.parent.parent / "shared" / "data" / "spider"
+TRAIN = str(DATA / "train.json")
+
+FULL = {"extract_tables": {"skip_if_columns_at_most": 60}, "rerank": {"max_columns": 60}}
+VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
+    "base": {},
+    "fullschema": FULL,
+    "fullschema-plain": {**FULL, "write_sql": {"prompt": "sql_write_plain"}},
+    "fullschema-fewshot": {**FULL, "write_sql": {"examples_file": TRAIN, "examples": 3}},
+    "fullschema-plain-fewshot": {
+        **FULL,
+        "write_sql": {"prompt": "sql_write_plain", "examples_file": TRAIN, "examples": 3},
+    },
+}
+
+
+def variant_spec(name: str, threads: int) -> Any:
+    spec = query_writer_spec("slm", threads)
+    data = spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
+    for node, params in VARIANTS[name].items():
+        data["nodes"][node].setdefault("params", {}).update(params)
+    return load_spec(data)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--variants", default="zeroshot,base,fullschema")
+    ap.add_argument("--limit", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    if not Path(TRAIN).exists():
+        sys.exit(f"Spider train data not found at {TRAIN} (see ../shared/data/README.md)")
+    items = load_split(DATA, "train")
+    items = random.Random(args.seed).sample(items, args.limit)
+    summaries = []
+    for name in args.variants.split(","):
+        system: Any
+        if name == "zeroshot":
+            system = ZeroShot("zeroshot-0.5b", "slm", args.threads)
+        else:
+            system = QueryWriter(name, variant_spec(name, args.threads))
+        out = HERE / "runs" / "tune" / f"n{args.limit}-seed{args.seed}" / name
+        summaries.append(evaluate(system, items, out))
+    print(markdown(summaries))
+    print(json.dumps({s["name"]: round(s["ex"], 3) for s in summaries}))
+
+
+if __name__ == "__main__":
+    main()
