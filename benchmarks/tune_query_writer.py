@@ -38,6 +38,20 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         **FULL,
         "write_sql": {"prompt": "sql_write_plain", "examples_file": TRAIN, "examples": 3},
     },
+    "fullschema-plain-vote5": {
+        **FULL,
+        "write_sql": {"prompt": "sql_write_plain", "samples": 5, "vote": True},
+    },
+    "fullschema-plain-fewshot-vote5": {
+        **FULL,
+        "write_sql": {
+            "prompt": "sql_write_plain",
+            "examples_file": TRAIN,
+            "examples": 3,
+            "samples": 5,
+            "vote": True,
+        },
+    },
 }
 
 

@@ -95,6 +95,33 @@ def test_value_hints_and_bridging(shop: str) -> None:
     assert len(r.output["rows"]) == 6
 
 
+def test_vote_picks_the_result_most_samples_share(shop: str) -> None:
+    spec = load_spec(
+        "query_writer",
+        tier_overrides=tiers(
+            [
+                {"node": "extract_tables", "output": '["customers"]'},
+                {
+                    "node": "write_sql",
+                    "outputs": [
+                        "SELECT count(*) FROM orders",  # greedy: wrong
+                        "SELECT count(*) FROM customers",
+                        "SELECT count(*) FROM nowhere",  # fails: does not count
+                        "SELECT count(customer_id) FROM customers",  # same rows as the second
+                    ],
+                },
+            ]
+        ),
+    )
+    data = spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
+    data["nodes"]["write_sql"]["params"].update({"samples": 4, "vote": True, "grammar": "off"})
+    r = run(load_spec(data), {"question": "How many customers?", "db": shop}, call_log=False)
+    assert r.output["sql"] == "SELECT count(*) FROM customers"
+    assert r.output["rows"] == [[40]]
+    assert r.state["confidence"]["agreement"] == 0.5  # 2 of 4 candidates agree with the pick
+    assert "SELECT count(*) FROM orders" in r.state["sql_samples"]
+
+
 def test_repair_loop_fixes_a_wrong_column(shop: str) -> None:
     r = ask(
         shop,

@@ -114,3 +114,125 @@ def markdown(summaries: list[dict[str, Any]]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def spider_targets(
+    summaries: list[dict[str, Any]], micro: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The benchmark issue's targets, each with the measured value, met or not, and the gap.
+
+    ``summaries``: the Spider systems by name; ``micro``: the micro-benchmarks' latest results
+    (``overhead``, ``constrained-decoding``, ``table-linking``). A target whose systems were not
+    run is reported as not measured, never as met."""
+    by = {s["name"]: s for s in summaries}
+    out: list[dict[str, Any]] = []
+
+    def add(target: str, value: str, met: bool | None, gap: str = "") -> None:
+        out.append({"target": target, "measured": value, "met": met, "gap": gap})
+
+    def pts(x: float) -> str:
+        return f"{x * 100:+.1f} pts"
+
+    slm, z05, z15, cas = (
+        by.get(k) for k in ("slmgraph-slm", "zeroshot-0.5b", "zeroshot-1.5b", "slmgraph-cascade")
+    )
+    if slm and z05:
+        d = slm["ex"] - (z05["ex"] + 0.15)
+        add(
+            "slmgraph-slm EX >= zeroshot-0.5b + 15 pts",
+            f"{slm['ex']:.1%} vs {z05['ex']:.1%} + 15",
+            d >= 0,
+            "" if d >= 0 else pts(d),
+        )
+    else:
+        add("slmgraph-slm EX >= zeroshot-0.5b + 15 pts", "not measured", None)
+    if slm and z15:
+        d = slm["ex"] - z15["ex"]
+        add(
+            "slmgraph-slm EX >= zeroshot-1.5b",
+            f"{slm['ex']:.1%} vs {z15['ex']:.1%}",
+            d >= 0,
+            "" if d >= 0 else pts(d),
+        )
+        ok = slm["p50_s"] <= z15["p50_s"]
+        add(
+            "slmgraph-slm p50 s <= zeroshot-1.5b's",
+            f"{slm['p50_s']:.1f} s vs {z15['p50_s']:.1f} s",
+            ok,
+            "" if ok else f"+{slm['p50_s'] - z15['p50_s']:.1f} s",
+        )
+    if cas and z15:
+        d = cas["ex"] - z15["ex"]
+        add(
+            "slmgraph-cascade EX >= zeroshot-1.5b",
+            f"{cas['ex']:.1%} vs {z15['ex']:.1%}",
+            d >= 0,
+            "" if d >= 0 else pts(d),
+        )
+        share = cas["slm_call_share"]
+        add(
+            "slmgraph-cascade >= 70% of model calls on slm",
+            f"{share:.0%}",
+            share >= 0.7,
+            "" if share >= 0.7 else pts(share - 0.7),
+        )
+        ratio = (
+            cas["cost_per_question"] / z15["cost_per_question"] if z15["cost_per_question"] else 0
+        )
+        add(
+            "slmgraph-cascade cost/question <= 40% of zeroshot-1.5b's",
+            f"{ratio:.0%}",
+            ratio <= 0.4,
+            "" if ratio <= 0.4 else f"{(ratio - 0.4) * 100:+.0f} pts of cost",
+        )
+    for s in summaries:
+        if s["name"].startswith("slmgraph-") and "nogrammar" not in s["name"]:
+            ok = s["valid_sql_rate"] >= 1.0 and s["hallucinated_identifier_rate"] == 0.0
+            add(
+                f"{s['name']}: valid SQL 100%, hallucinated identifiers 0%",
+                f"valid {s['valid_sql_rate']:.1%} (parses {s.get('parse_rate', 0):.1%}), "
+                f"hallucinated {s['hallucinated_identifier_rate']:.1%}",
+                ok,
+                "" if ok else f"{(1 - s['valid_sql_rate']) * 100:.1f}% invalid",
+            )
+    micro = micro or {}
+    if "overhead" in micro:
+        per_node = micro["overhead"].get("overhead_per_node_ms", {})
+        v = float(per_node.get("slmgraph-sqlite-log", float("nan")))
+        add("framework overhead <= 1 ms per node", f"{v:.2f} ms (with the call log)", v <= 1.0)
+    if "constrained-decoding" in micro:
+        m = micro["constrained-decoding"]
+        for key, label in (
+            ("json_ratio_to_unconstrained", "JSON"),
+            ("sql_ratio_to_unconstrained", "SQL"),
+        ):
+            if key in m:
+                r = float(m[key])
+                add(
+                    f"constrained tokens/s >= 0.9x unconstrained ({label})",
+                    f"{r:.2f}x",
+                    r >= 0.9,
+                    "" if r >= 0.9 else f"{r - 0.9:+.2f}x",
+                )
+    if "table-linking" in micro:
+        m = micro["table-linking"]
+        r = float(m.get("recall_at_k", {}).get("10", 0.0))
+        fk = m.get("recall_at_k_with_fk_expansion", {}).get("10")
+        worst = float(m.get("latency_s_per_question", {}).get("max", float("nan")))
+        ok = r >= 0.95 and worst < 2.0
+        extra = f"; {float(fk):.1%} with FK expansion" if fk is not None else ""
+        add(
+            "table-linking recall@10 >= 95% at < 2 s per question",
+            f"{r:.1%}{extra}; slowest {worst:.2f} s",
+            ok,
+            "" if ok else pts(r - 0.95),
+        )
+    return out
+
+
+def targets_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| target | measured | met | gap |", "|---|---|---|---|"]
+    for r in rows:
+        met = {True: "yes", False: "**no**", None: "not measured"}[r["met"]]
+        lines.append(f"| {r['target']} | {r['measured']} | {met} | {r['gap']} |")
+    return "\n".join(lines) + "\n"

@@ -13,12 +13,16 @@ Schema notes:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
+import queue
 import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -111,12 +115,24 @@ class CallRecord:
 
 
 class CallLog:
-    """Append-only SQLite log of model calls. Thread-safe; one connection per log."""
+    """Append-only SQLite log of model calls. Thread-safe; one connection per log.
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    Writes are batched off the calling thread (``batched=True``, the default): ``record`` puts
+    the row on a queue and returns; a writer thread inserts whatever has queued in one
+    transaction. Every read (``rows``, ``for_run``, iteration) and ``feedback`` flushes first,
+    so a reader always sees its own calls; ``close`` and interpreter exit flush too.
+    ``batched=False`` writes each row before ``record`` returns.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, batched: bool = True) -> None:
         self.path = Path(path) if path is not None else default_log_path()
+        self.batched = batched
         self._lock = threading.Lock()
         self._conn_: sqlite3.Connection | None = None
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
+        self._error: BaseException | None = None
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -138,21 +154,98 @@ class CallLog:
             self._conn_ = conn
         return self._conn_
 
-    def record(self, rec: CallRecord) -> None:
+    @staticmethod
+    def _row(rec: CallRecord) -> dict[str, Any]:
         row = asdict(rec)
         row["messages"] = json.dumps(list(rec.messages), ensure_ascii=False)
         row["constraint_kind"] = next(iter(rec.constraint), None) if rec.constraint else None
         row["constraint_json"] = json.dumps(rec.constraint) if rec.constraint else None
         row["params"] = json.dumps(rec.params) if rec.params else None
         del row["constraint"]
-        cols = ", ".join(row)
-        marks = ", ".join(f":{c}" for c in row)
+        return row
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """Insert rows in one transaction; if that fails, row by row, so one bad row costs only
+        itself (its error is raised after the others are in)."""
+        cols = list(rows[0])
+        sql = f"INSERT INTO calls ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
         with self._lock:
-            self._conn.execute(f"INSERT INTO calls ({cols}) VALUES ({marks})", row)
-            self._conn.commit()
+            try:
+                self._conn.executemany(sql, rows)
+                self._conn.commit()
+                return
+            except sqlite3.Error:
+                self._conn.rollback()
+                if len(rows) == 1:
+                    raise
+            error: sqlite3.Error | None = None
+            for row in rows:
+                try:
+                    self._conn.execute(sql, row)
+                    self._conn.commit()
+                except sqlite3.Error as exc:
+                    self._conn.rollback()
+                    error = error or exc
+            if error is not None:
+                raise error
+
+    def record(self, rec: CallRecord) -> None:
+        row = self._row(rec)
+        if not self.batched:
+            self._insert([row])
+            return
+        self._ensure_writer()
+        self._queue.put(row)
+
+    def _ensure_writer(self) -> None:
+        if self._writer is not None and self._writer.is_alive():
+            return
+        with self._writer_lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._drain, name="slmgraph-calllog", daemon=True
+                )
+                self._writer.start()
+                _OPEN_LOGS.add(self)
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            batch: list[dict[str, Any]] = []
+            stop = item is None
+            if item is not None:
+                batch.append(item)
+            while not stop and len(batch) < 512:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                else:
+                    batch.append(nxt)
+            try:
+                if batch:
+                    self._insert(batch)
+            except BaseException as exc:  # kept and raised to the next flush: never lost silently
+                self._error = exc
+            finally:
+                for _ in range(len(batch) + (1 if stop else 0)):
+                    self._queue.task_done()
+            if stop:
+                return
+
+    def flush(self) -> None:
+        """Wait until every recorded call is in the database (raises a writer error)."""
+        if self.batched and self._writer is not None:
+            self._queue.join()
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
 
     def feedback(self, call_id: str, score: float, note: str | None = None) -> None:
         """Attach user feedback to a call (a hook for the conversion pipeline's curation)."""
+        self.flush()
         with self._lock:
             self._conn.execute(
                 "UPDATE calls SET feedback = ?, feedback_note = ? WHERE call_id = ?",
@@ -161,6 +254,7 @@ class CallLog:
             self._conn.commit()
 
     def rows(self, where: str = "1=1", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.flush()
         with self._lock:
             cur = self._conn.execute(f"SELECT * FROM calls WHERE {where} ORDER BY id", params)
             return [dict(r) for r in cur.fetchall()]
@@ -172,7 +266,24 @@ class CallLog:
         return iter(self.rows())
 
     def close(self) -> None:
+        """Flush, stop the writer thread and close the connection (the log reopens on use)."""
+        if self._writer is not None and self._writer.is_alive():
+            self._queue.put(None)
+            self._writer.join()
+        self._writer = None
+        _OPEN_LOGS.discard(self)
+        self.flush()
         with self._lock:
             if self._conn_ is not None:
                 self._conn_.close()
                 self._conn_ = None
+
+
+_OPEN_LOGS: weakref.WeakSet[CallLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for log in list(_OPEN_LOGS):
+        with contextlib.suppress(Exception):  # best effort at interpreter exit
+            log.close()

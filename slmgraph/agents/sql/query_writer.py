@@ -23,6 +23,7 @@ from slmgraph.agents.sql.common import (
 from slmgraph.errors import ModelError
 from slmgraph.prompts import load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
+from slmgraph.tools.sql.database import Database, DatabaseError
 
 DIALECT_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}
 
@@ -37,6 +38,11 @@ class Params(BaseModel):
     )
     scope: Scope = Field("linked", description="Which identifiers the grammar allows")
     samples: int = Field(1, ge=1, le=10, description="k for self-consistency (1: off)")
+    vote: bool = Field(
+        False,
+        description="With samples > 1: run every candidate read-only and answer with the SQL "
+        "whose result most candidates share (queries that fail lose; ties go to the greedy one)",
+    )
     sample_temperature: float = Field(0.7, gt=0, le=2)
     max_tokens: int = Field(200, ge=16)
     temperature: float | None = Field(None, ge=0, le=2, description="Default: the tier's")
@@ -90,7 +96,9 @@ def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, objec
         seed=1 if params.temperature else None,
     )
     sql = extract_sql(str(result.value))
-    samples = []
+    logprob = result.completion.mean_logprob
+    samples: list[str] = []
+    logprobs: list[float | None] = []
     for seed in range(1, params.samples):
         try:
             extra_result = env.model.complete(
@@ -101,9 +109,39 @@ def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, objec
                 seed=seed,
             )
             samples.append(extract_sql(str(extra_result.value)))
+            logprobs.append(extra_result.completion.mean_logprob)
         except ModelError:
             continue  # a failed extra sample lowers agreement; it does not fail the node
-    return write_update(env.name, sql, result.completion.mean_logprob, result.tier, samples)
+    if params.vote and samples:
+        pick = vote(db, [sql, *samples])
+        if pick:
+            candidates, scores = [sql, *samples], [logprob, *logprobs]
+            sql, logprob = candidates[pick], scores[pick]
+            samples = [c for i, c in enumerate(candidates) if i != pick]
+    return write_update(env.name, sql, logprob, result.tier, samples)
+
+
+def vote(db: Database, candidates: list[str], timeout_s: float = 5.0) -> int:
+    """Index of the candidate whose result rows most candidates share (execution-guided
+    self-consistency); candidates that fail the guard or the database do not count. Ties and
+    the case where every candidate fails go to the first (the greedy answer)."""
+    from collections import Counter
+
+    from slmgraph.tools.sql.guard import GuardError, guard
+
+    keys: list[str | None] = []
+    for sql in candidates:
+        try:
+            guard(sql, db.dialect)
+            rows = db.execute(sql, max_rows=200, timeout_s=timeout_s).rows
+            keys.append(repr(sorted(repr(list(r)) for r in rows)))
+        except (GuardError, DatabaseError):
+            keys.append(None)
+    counts = Counter(k for k in keys if k is not None)
+    if not counts:
+        return 0
+    best = max(counts.values())
+    return next(i for i, k in enumerate(keys) if k is not None and counts[k] == best)
 
 
 @register_agent(

@@ -141,7 +141,7 @@ class Schema:
             if table is None:
                 continue
             wanted = {c.lower() for c in cols}
-            lines = []
+            lines: list[tuple[str, str]] = []
             for c in table.columns:
                 if c.name.lower() not in wanted:
                     continue
@@ -154,20 +154,27 @@ class Schema:
                     notes.append("matches: " + ", ".join(repr(v) for v in hinted))
                 elif samples and c.samples:
                     notes.append("e.g. " + ", ".join(repr(v) for v in c.samples))
-                lines.append(line + (f" -- {'; '.join(notes)}" if notes else ""))
+                lines.append((line, f" -- {'; '.join(notes)}" if notes else ""))
             if len(table.primary_key) > 1:
                 pk = ", ".join(quote_ident(k) for k in table.primary_key if k.lower() in wanted)
                 if pk:
-                    lines.append(f"  PRIMARY KEY ({pk})")
+                    lines.append((f"  PRIMARY KEY ({pk})", ""))
             for fk in table.foreign_keys:
                 ref = self.canonical(fk.ref_table)
                 if fk.column.lower() in wanted and ref in chosen:
                     target = quote_ident(ref or fk.ref_table)
                     lines.append(
-                        f"  FOREIGN KEY ({quote_ident(fk.column)}) REFERENCES "
-                        f"{target}({quote_ident(fk.ref_column)})"
+                        (
+                            f"  FOREIGN KEY ({quote_ident(fk.column)}) REFERENCES "
+                            f"{target}({quote_ident(fk.ref_column)})",
+                            "",
+                        )
                     )
-            body = ",\n".join(lines)
+            # The separating comma goes before a line's comment, not inside it.
+            body = "\n".join(
+                code + ("," if i < len(lines) - 1 else "") + note
+                for i, (code, note) in enumerate(lines)
+            )
             parts.append(f"CREATE TABLE {quote_ident(table.name)} (\n{body}\n);")
         return "\n".join(parts)
 
