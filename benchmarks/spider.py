@@ -2,9 +2,13 @@
 execution accuracy, with cost and latency. Resumable (rerun the same command to continue).
 
     .venv/bin/python benchmarks/spider.py [--limit 200] [--systems a,b,...] [--seed 0]
+    .venv/bin/python benchmarks/spider.py --limit 0 --report-only   # what is answered so far
 
-Writes the run to benchmarks/runs/spider/<system>/ (not committed), and the comparison to
-benchmarks/results/spider-latest.json, spider-<date>.md and spider-<date>.png.
+Each system's answers go to benchmarks/runs/spider/<system>-<fingerprint>/ (not committed; the
+fingerprint changes with the system's spec, prompts or decoding code), so a larger sample reuses
+a smaller one's answers. After each system the comparison is (re)written to
+benchmarks/results/spider-latest.json, spider-<date>.md (with the issue's targets, met or not)
+and spider-<date>.png.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from pathlib import Path
 from overhead import machine
 
 from slmgraph.eval import evaluate, load_split, stratified_sample
-from slmgraph.eval.report import markdown
-from slmgraph.eval.systems import SYSTEMS, fingerprint, make_system
+from slmgraph.eval.report import markdown, spider_targets, targets_markdown
+from slmgraph.eval.systems import LLM, SLM, SYSTEMS, fingerprint, make_system
 
 HERE = Path(__file__).parent
 DEFAULT_SYSTEMS = ["zeroshot-0.5b", "zeroshot-1.5b", "langchain-sql-agent-0.5b", "slmgraph-slm",
@@ -66,39 +70,68 @@ def main() -> None:
                     help=f"comma-separated, of: {', '.join(SYSTEMS)}")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", default=str(HERE / "runs" / "spider"))
+    ap.add_argument("--report-only", action="store_true",
+                    help="answer nothing: report the sampled questions already answered")
     args = ap.parse_args()
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     if not Path(args.data, "dev.json").exists():
         sys.exit(f"Spider data not found at {args.data} (see ../shared/data/README.md)")
     items = stratified_sample(load_split(args.data), args.limit or None, args.seed)
-    summaries = []
+    summaries: list[dict] = []
     for name in args.systems.split(","):
         system = make_system(name, args.threads)
         # Keyed by what the system would answer, not by the sample: a 200-question run reuses
         # the questions a 50-question run answered, and the full 640 can be built up over runs.
         out = Path(args.runs) / f"{name}-{fingerprint(system)}"
-        summaries.append(evaluate(system, items, out))
+        summaries.append(evaluate(system, items, out, answer=not args.report_only))
+        write_report(summaries, args, len(items))  # after each system: a partial run reports
+    print(markdown(summaries))
+    print(targets_markdown(spider_targets(summaries, micro_results())))
+
+
+def micro_results() -> dict[str, dict]:
+    out = {}
+    for name in ("overhead", "constrained-decoding", "table-linking"):
+        path = HERE / "results" / f"{name}-latest.json"
+        if path.exists():
+            out[name] = json.loads(path.read_text())
+    return out
+
+
+def write_report(summaries: list[dict], args: argparse.Namespace, n_sample: int) -> None:
     today = date.today().isoformat()
+    targets = spider_targets(summaries, micro_results())
+    ns = sorted({s["n"] for s in summaries})
     result = {
         "machine": machine(),
         "date": today,
         "data": f"Spider dev ({args.data})",
-        "n": len(items),
+        "n": ns[0] if len(ns) == 1 else ns,
+        "sample": f"{n_sample} questions stratified by hardness, seed {args.seed}",
         "sample_seed": args.seed,
         "threads": args.threads,
+        "models": {"slm": SLM, "llm": LLM},
         "command": " ".join(["python benchmarks/spider.py", *sys.argv[1:]]),
         "systems": summaries,
+        "targets": targets,
     }
     res = HERE / "results"
     res.mkdir(exist_ok=True)
     (res / "spider-latest.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(summaries, res / f"spider-{today}.png")
+    partial = (
+        ""
+        if all(s["n"] == n_sample for s in summaries)
+        else f"**Partial run**: systems answered {', '.join(map(str, ns))} of the "
+        f"{n_sample} sampled questions so far (rerun the command to continue).\n\n"
+    )
     (res / f"spider-{today}.md").write_text(
-        f"# Spider dev, {len(items)} questions (stratified, seed {args.seed}), {today}\n\n"
-        f"Machine: {result['machine']}; {args.threads} threads per model.\n\n"
+        f"# Spider dev, {n_sample} questions (stratified, seed {args.seed}), {today}\n\n"
+        f"{partial}Machine: {result['machine']}; {args.threads} threads per model. "
+        f"Models: slm `{SLM}`, llm `{LLM}` (Q4_K_M GGUF, llama.cpp on the CPU).\n\n"
         f"Command: `{result['command']}`\n\n{markdown(summaries)}\n"
+        f"## Targets\n\n{targets_markdown(targets)}\n"
         f"![EX against cost; EX by hardness](spider-{today}.png)\n")
-    print(markdown(summaries))
 
 
 if __name__ == "__main__":

@@ -222,3 +222,43 @@ def test_eval_cli_on_scripted_tiers(split: Path, tmp_path: Path) -> None:
     assert summary["name"] == "slmgraph-slm" and summary["n"] == 2
     assert "EX" in proc.stderr  # the progress line
     shutil.rmtree(out)
+
+
+def _summary(name: str, ex: float, **kw: float) -> dict:
+    base = {
+        "name": name,
+        "n": 100,
+        "ex": ex,
+        "p50_s": 5.0,
+        "cost_per_question": 1e-5,
+        "slm_call_share": 1.0,
+        "valid_sql_rate": 1.0,
+        "parse_rate": 1.0,
+        "hallucinated_identifier_rate": 0.0,
+    }
+    return {**base, **kw}
+
+
+def test_targets_state_met_missed_and_unmeasured() -> None:
+    from slmgraph.eval.report import spider_targets, targets_markdown
+
+    rows = spider_targets(
+        [
+            _summary("zeroshot-0.5b", 0.40),
+            _summary("zeroshot-1.5b", 0.55, p50_s=10.0, cost_per_question=1e-4, slm_call_share=0),
+            _summary("slmgraph-slm", 0.56, p50_s=8.0, valid_sql_rate=0.97),
+        ],
+        {"overhead": {"overhead_per_node_ms": {"slmgraph-sqlite-log": 0.3}}},
+    )
+    by = {r["target"]: r for r in rows}
+    assert by["slmgraph-slm EX >= zeroshot-0.5b + 15 pts"]["met"] is True
+    assert by["slmgraph-slm EX >= zeroshot-1.5b"]["met"] is True
+    assert by["slmgraph-slm p50 s <= zeroshot-1.5b's"]["met"] is True
+    validity = by["slmgraph-slm: valid SQL 100%, hallucinated identifiers 0%"]
+    assert validity["met"] is False and validity["gap"] == "3.0% invalid"
+    assert by["framework overhead <= 1 ms per node"]["met"] is True
+    cascade = [r for r in rows if r["target"].startswith("slmgraph-cascade")]
+    assert len(cascade) == 3 and all(r["met"] is None for r in cascade)  # not run
+    missed = spider_targets([_summary("slmgraph-slm", 0.3)], {})
+    assert missed[0]["met"] is None and missed[0]["measured"] == "not measured"
+    assert "**no**" in targets_markdown(rows) and "yes" in targets_markdown(rows)

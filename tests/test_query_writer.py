@@ -41,9 +41,22 @@ def tiers(
     }
 
 
+def qw_spec(t: dict[str, Any], *, linking: bool = True) -> Any:
+    """The query-writer on scripted tiers. ``linking``: make the model pick tables even on the
+    small demo schema (the shipped spec shows a schema of <= 60 columns whole)."""
+    spec = load_spec("query_writer", tier_overrides=t)
+    if not linking:
+        return spec
+    data = spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
+    data["nodes"]["extract_tables"]["params"]["skip_if_columns_at_most"] = 0
+    data["nodes"]["rerank"]["params"]["max_columns"] = 40
+    return load_spec(data)
+
+
 def ask(shop: str, question: str, t: dict[str, Any], **kw: Any):  # type: ignore[no-untyped-def]
+    linking = kw.pop("linking", True)
     return run(
-        load_spec("query_writer", tier_overrides=t),
+        qw_spec(t, linking=linking),
         {"question": question, "db": shop},
         call_log=False,
         **kw,
@@ -73,6 +86,18 @@ def test_happy_path(shop: str) -> None:
     assert r.state["linked"] == {
         "customers": ["customer_id", "name", "email", "city", "country", "joined_on"]
     }
+
+
+def test_small_schema_goes_to_the_writer_whole(shop: str) -> None:
+    r = ask(
+        shop,
+        "How many customers are there?",
+        tiers([{"node": "write_sql", "output": "SELECT count(*) FROM customers"}]),
+        linking=False,
+    )
+    assert r.output["rows"] == [[40]]
+    assert nodes(r) == [("write_sql", "slm")]  # no table-extraction call
+    assert set(r.state["linked"]) == set(r.state["candidates"])
 
 
 def test_value_hints_and_bridging(shop: str) -> None:
@@ -330,4 +355,5 @@ def test_ask_json_cli(shop: str, tmp_path: Path) -> None:
     assert len(data["rows"]) == 28 and data["truncated"] is False
     for step in data["trace"]:
         assert {"node", "tier", "model", "tokens_in", "tokens_out", "latency_s"} <= set(step)
-    assert [s["node"] for s in data["trace"] if s["model"]] == ["extract_tables", "write_sql"]
+    # The demo schema is small: it goes to the writer whole, no table-extraction call.
+    assert [s["node"] for s in data["trace"] if s["model"]] == ["write_sql"]

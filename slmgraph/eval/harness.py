@@ -75,7 +75,10 @@ def evaluate(
     *,
     timeout_s: float = 30.0,
     progress: TextIO | None = sys.stderr,
+    answer: bool = True,
 ) -> dict[str, Any]:
+    """Answer and score every item not yet in ``out_dir/predictions.jsonl``, then summarise
+    the items. ``answer=False`` answers nothing and summarises the items already answered."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "predictions.jsonl"
@@ -86,6 +89,8 @@ def evaluate(
                 rec = json.loads(line)
                 records[rec["id"]] = rec
     wanted = {it.id for it in items}
+    if not answer:
+        items = [it for it in items if it.id in records]
     todo = [it for it in items if it.id not in records]
     start = time.perf_counter()
     with path.open("a") as f:

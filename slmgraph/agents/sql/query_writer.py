@@ -8,6 +8,7 @@ compares their results with the main answer (self-consistency, a confidence sign
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,6 +53,12 @@ class Params(BaseModel):
         "train.json; never the questions you evaluate on)",
     )
     examples: int = Field(3, ge=0, le=10, description="How many similar examples to show")
+    hints: Literal["inline", "after"] = Field(
+        "after",
+        description="Where value hints go: 'after' the schema as their own block (the schema "
+        "text is then the same for every question on a database, so the backend reuses its "
+        "cached prefix), or 'inline' as column comments",
+    )
     examples_other_db: bool = Field(
         True,
         description="Show only examples from other databases than the one queried (a bank "
@@ -76,11 +83,17 @@ def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, objec
         shots = render(
             bank(path).similar(str(state.get("question", "")), params.examples, exclude_db=own)
         )
+    hints = state.get("hints") or {}
+    # A prompt without a {value_hints} slot (an older or custom one) gets them inline.
+    inline = params.hints == "inline" or "{value_hints}" not in template.user + (
+        template.system or ""
+    )
     values = {
         **state,
         "examples": shots,
         "dialect": DIALECT_NAMES.get(schema.dialect, schema.dialect),
-        "schema": schema.ddl(columns, hints=state.get("hints") or {}),
+        "schema": schema.ddl(columns, hints=hints if inline else None),
+        "value_hints": "" if inline else hint_block(hints),
         **extra,
     }
     messages = template.render(values)
@@ -119,6 +132,18 @@ def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, objec
             sql, logprob = candidates[pick], scores[pick]
             samples = [c for i, c in enumerate(candidates) if i != pick]
     return write_update(env.name, sql, logprob, result.tier, samples)
+
+
+def hint_block(hints: dict[str, dict[str, list[str]]]) -> str:
+    """Value hints as their own lines (after the schema, before the question)."""
+    lines = [
+        f"- {t}.{c}: {', '.join(repr(v) for v in values)}"
+        for t, cols in hints.items()
+        for c, values in cols.items()
+    ]
+    if not lines:
+        return ""
+    return "Values in the database that the question mentions:\n" + "\n".join(lines) + "\n\n"
 
 
 def vote(db: Database, candidates: list[str], timeout_s: float = 5.0) -> int:
