@@ -69,6 +69,11 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="answer nothing: report the questions already answered",
+    )
     args = ap.parse_args()
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     if not Path(TRAIN).exists():
@@ -83,9 +88,30 @@ def main() -> None:
         else:
             system = QueryWriter(name, variant_spec(name, args.threads))
         out = HERE / "runs" / "tune" / f"n{args.limit}-seed{args.seed}" / name
-        summaries.append(evaluate(system, items, out))
-    print(markdown(summaries))
-    print(json.dumps({s["name"]: round(s["ex"], 3) for s in summaries}))
+        summaries.append(evaluate(system, items, out, answer=not args.report_only))
+    table = markdown(summaries)
+    print(table)
+    res = HERE / "results"
+    (res / "tune-query-writer-latest.json").write_text(
+        json.dumps(
+            {
+                "data": "Spider train (random sample; dev never used for tuning)",
+                "sample": f"{args.limit} questions, seed {args.seed}",
+                "variants": {
+                    k: VARIANTS.get(k, "zero-shot 0.5B") for k in args.variants.split(",")
+                },
+                "systems": summaries,
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
+    (res / "tune-query-writer-latest.md").write_text(
+        f"# Query-writer settings chosen on Spider train ({args.limit} random questions, "
+        f"seed {args.seed})\n\nCommand: `python benchmarks/tune_query_writer.py --variants "
+        f"{args.variants} --limit {args.limit}`\n\n{table}"
+    )
 
 
 if __name__ == "__main__":

@@ -357,3 +357,20 @@ def test_ask_json_cli(shop: str, tmp_path: Path) -> None:
         assert {"node", "tier", "model", "tokens_in", "tokens_out", "latency_s"} <= set(step)
     # The demo schema is small: it goes to the writer whole, no table-extraction call.
     assert [s["node"] for s in data["trace"] if s["model"]] == ["write_sql"]
+
+
+def test_prompt_files_are_read_when_the_graph_is_built(shop: str, tmp_path: Path) -> None:
+    """A prompt file edited while a graph is in use changes nothing for it (an edit that added a
+    placeholder once broke every later run of a long benchmark)."""
+    prompt = tmp_path / "writer.yaml"
+    prompt.write_text("system: Write SQL.\nuser: '{schema} Question: {question}'\n")
+    spec = qw_spec(
+        tiers([{"node": "write_sql", "output": "SELECT count(*) FROM customers"}]), linking=False
+    )
+    data = spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
+    data["nodes"]["write_sql"]["params"]["prompt"] = str(prompt)
+    built = build(load_spec(data), call_log=False)
+    prompt.write_text("system: Write SQL.\nuser: '{no_such_key}'\n")
+    r = run(built, {"question": "How many customers?", "db": shop})
+    assert r.status == "ok", r.error
+    assert r.output["rows"] == [[40]]

@@ -10,6 +10,7 @@ from slmgraph.agents.sql.common import Scope
 from slmgraph.agents.sql.query_writer import Params as WriterParams
 from slmgraph.agents.sql.query_writer import write_sql
 from slmgraph.agents.sql.researcher import history
+from slmgraph.prompts import load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
 
 
@@ -28,11 +29,14 @@ class Params(WriterParams):
 )
 def query_fixer(env: NodeEnv) -> NodeFn:
     params: Params = env.params
+    template = load_prompt(params.prompt, env.spec.base_dir)
 
     def run(state: State) -> Update:
         error = state.get("check_error") or state.get("exec_error") or "the query is wrong"
         failed = {a.get("sql") for a in state.get("attempts") or [] if a.get("sql")}
-        update = write_sql(env, params, state, {"error": error, "history": history(state)})
+        update = write_sql(
+            env, params, state, {"error": error, "history": history(state)}, template
+        )
         if update["sql"] in failed:
             # Greedy decoding of a near-identical prompt repeats itself: sample instead.
             retry = write_sql(
@@ -40,6 +44,7 @@ def query_fixer(env: NodeEnv) -> NodeFn:
                 params.model_copy(update={"temperature": 0.7}),
                 state,
                 {"error": error, "history": history(state)},
+                template,
             )
             retry["attempts"] = update["attempts"] + retry["attempts"]
             update = retry

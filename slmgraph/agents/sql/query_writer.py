@@ -22,7 +22,7 @@ from slmgraph.agents.sql.common import (
     write_update,
 )
 from slmgraph.errors import ModelError
-from slmgraph.prompts import load_prompt
+from slmgraph.prompts import PromptTemplate, load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
 from slmgraph.tools.sql.database import Database, DatabaseError
 
@@ -66,12 +66,22 @@ class Params(BaseModel):
     )
 
 
-def write_sql(env: NodeEnv, params: Params, state: State, extra: dict[str, object]) -> Update:
-    """Shared by the writer, the fixer and the researcher: render, decode, extract."""
+def write_sql(
+    env: NodeEnv,
+    params: Params,
+    state: State,
+    extra: dict[str, object],
+    template: PromptTemplate | None = None,
+) -> Update:
+    """Shared by the writer, the fixer and the researcher: render, decode, extract.
+
+    ``template``: the node's prompt, loaded once when the graph is built (a prompt file edited
+    while a graph runs must not change, or break, the runs already under way)."""
     db = database(state, env.name)
     schema = db.schema()
     columns = scope_columns(state, db, params.scope)
-    template = load_prompt(params.prompt, env.spec.base_dir)
+    if template is None:
+        template = load_prompt(params.prompt, env.spec.base_dir)
     shots = ""
     if params.examples_file and params.examples:
         from slmgraph.tools.sql.examples import bank, render
@@ -178,8 +188,9 @@ def vote(db: Database, candidates: list[str], timeout_s: float = 5.0) -> int:
 )
 def query_writer(env: NodeEnv) -> NodeFn:
     params: Params = env.params
+    template = load_prompt(params.prompt, env.spec.base_dir)
 
     def run(state: State) -> Update:
-        return write_sql(env, params, state, {})
+        return write_sql(env, params, state, {}, template)
 
     return run

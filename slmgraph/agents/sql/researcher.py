@@ -12,6 +12,7 @@ from pydantic import Field
 from slmgraph.agents.sql.common import Scope
 from slmgraph.agents.sql.query_writer import Params as WriterParams
 from slmgraph.agents.sql.query_writer import write_sql
+from slmgraph.prompts import load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
 
 
@@ -43,9 +44,10 @@ def history(state: Mapping[str, Any]) -> str:
 )
 def researcher(env: NodeEnv) -> NodeFn:
     params: Params = env.params
+    template = load_prompt(params.prompt, env.spec.base_dir)
 
     def run(state: State) -> Update:
-        update = write_sql(env, params, state, {"history": history(state)})
+        update = write_sql(env, params, state, {"history": history(state)}, template)
         update["escalated"] = True
         return update
 

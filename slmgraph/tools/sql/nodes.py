@@ -13,6 +13,7 @@ from slmgraph.tools.sql.check import check_sql
 from slmgraph.tools.sql.database import DatabaseError, database
 from slmgraph.tools.sql.guard import GuardError, guard
 from slmgraph.tools.sql.prefilter import prefilter
+from slmgraph.tools.sql.repair import repair_columns
 
 
 class LinkParams(BaseModel):
@@ -42,18 +43,47 @@ def link(env: NodeEnv) -> NodeFn:
     return run
 
 
+class CheckParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    repair: bool = Field(
+        True,
+        description="Repair misplaced columns without a model first (requalify T2.x as T1.x; "
+        "join the one foreign-key neighbour that has the column): see tools/sql/repair.py",
+    )
+
+
 @register_tool(
     "sql.check",
+    CheckParams,
     reads=lambda p, b: ["sql", "db"],
-    writes=lambda p: ["check_status", "check_error", "attempts"],
-    description="Guard + parse + qualify the SQL against the schema",
+    writes=lambda p: ["sql", "check_status", "check_error", "attempts"],
+    description="Guard + parse + qualify the SQL against the schema; repair misplaced columns",
 )
 def check(env: NodeEnv) -> NodeFn:
+    params: CheckParams = env.params
+
     def run(state: State) -> Update:
         schema = database(state, env.name).schema()
-        result = check_sql(str(state.get("sql") or ""), schema)
+        sql = str(state.get("sql") or "")
+        result = check_sql(sql, schema)
         if result.ok:
             return {"check_status": "ok", "check_error": None}
+        if params.repair and result.kind == "schema":
+            repaired = repair_columns(sql, schema)
+            if repaired is not None and check_sql(repaired[0], schema).ok:
+                return {
+                    "sql": repaired[0],
+                    "check_status": "ok",
+                    "check_error": None,
+                    "attempts": [
+                        {
+                            "node": env.name,
+                            "error": result.error,
+                            "sql": repaired[0],
+                            "note": "repaired without a model: " + "; ".join(repaired[1]),
+                        }
+                    ],
+                }
         return {
             "check_status": "error",
             "check_error": result.error,
