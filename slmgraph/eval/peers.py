@@ -8,6 +8,12 @@ it never ran one, the SQL in its final answer, if any.
 
 Needs ``pip install langchain-community sqlalchemy`` (the ``peers`` extra); the database is
 opened read-only with our authorizer and a per-question deadline, as for our own systems.
+
+Limits: 6 agent steps and 60 s per question (LangChain's defaults are 15 steps and no time
+limit). Measured on the 0.5B model: it often breaks the ReAct format ("Missing 'Action:' after
+'Thought:'") and then repeats itself until the limit; one train question took 155 s with 10
+steps and ran no query. The ``tool-calling`` agent type fared no better through ChatLlamaCpp
+(the model answered in prose and called no tool), so the ReAct agent is the peer.
 """
 
 from __future__ import annotations
@@ -63,14 +69,21 @@ def _require() -> None:
 class LangChainSQLAgent:
     """LangChain's SQL agent on a llama.cpp chat model (ReAct text protocol)."""
 
+    decisive = (
+        "eval/peers.py",
+        "agents/sql/common.py",
+        "tools/sql/database.py",
+        "models/catalog.py",
+    )
+
     def __init__(
         self,
         name: str,
         tier: str = "slm",
         n_threads: int | None = None,
         *,
-        max_iterations: int = 10,
-        max_seconds: float = 180.0,
+        max_iterations: int = 6,
+        max_seconds: float = 60.0,
         query_timeout_s: float = 30.0,
         llm: Any = None,
     ) -> None:
@@ -101,6 +114,13 @@ class LangChainSQLAgent:
             seed=0,
             verbose=False,
         )
+
+    def count(self, text: str) -> int:
+        """Tokens of ``text`` under the model's tokenizer (0 for a model without one)."""
+        client = getattr(self.llm, "client", None)
+        if client is None or not text:
+            return 0
+        return len(client.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _db(self, item: Item) -> Any:
         from langchain_community.utilities import SQLDatabase
@@ -136,15 +156,21 @@ class LangChainSQLAgent:
 
             def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
                 self.t0 = time.perf_counter()
+                self.prompt = "\n".join(str(m.content) for batch in messages for m in batch)
 
             def on_llm_end(self, response: Any, **kw: Any) -> None:
                 usage: dict[str, Any] = {}
+                text = ""
                 for gens in response.generations:
                     for g in gens:
+                        text += str(getattr(g, "text", ""))
                         meta = getattr(getattr(g, "message", None), "usage_metadata", None)
                         if meta:
                             usage = dict(meta)
-                tin, tout = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+                # ChatLlamaCpp reports no usage: count with the model's own tokenizer (message
+                # contents; the chat template's few special tokens are not counted).
+                tin = int(usage.get("input_tokens") or owner.count(getattr(self, "prompt", "")))
+                tout = int(usage.get("output_tokens") or owner.count(text))
                 trace.append(
                     {
                         "node": "langchain_agent",

@@ -44,7 +44,9 @@ class System(Protocol):
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 # The code that decides what a system answers: a change here makes earlier predictions stale.
-_DECISIVE = (
+# Each system may name a narrower list (``decisive``), so that, say, a change of the
+# query-writer's prompts does not throw away the zero-shot baselines' answers.
+_DECISIVE: tuple[str, ...] = (
     "agents",
     "tools/sql",
     "constraints",
@@ -54,6 +56,7 @@ _DECISIVE = (
     "tiers.py",
     "eval/peers.py",
 )
+_MODEL_CODE = ("models", "tiers.py", "constraints")
 
 
 def fingerprint(system: System) -> str:
@@ -66,7 +69,7 @@ def fingerprint(system: System) -> str:
     h = hashlib.sha256(system.name.encode())
     config = getattr(system, "config", None)
     h.update(repr(config() if callable(config) else config).encode())
-    for part in _DECISIVE:
+    for part in getattr(system, "decisive", _DECISIVE):
         root = _PACKAGE / part
         files = sorted(root.rglob("*")) if root.is_dir() else [root]
         for f in files:
@@ -99,6 +102,14 @@ ZEROSHOT_SYSTEM = (
 
 class ZeroShot:
     """One prompt, one model: the baseline every text-to-SQL paper starts from."""
+
+    decisive = (
+        *_MODEL_CODE,
+        "agents/sql/common.py",
+        "tools/sql/schema.py",
+        "tools/sql/database.py",
+        "eval/systems.py",
+    )
 
     def __init__(self, name: str, tier: str, n_threads: int | None = None) -> None:
         from slmgraph.spec import TierSpec
