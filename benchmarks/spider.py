@@ -131,7 +131,8 @@ def write_report(summaries: list[dict], args: argparse.Namespace, n_sample: int)
         f"Models: slm `{SLM}`, llm `{LLM}` (Q4_K_M GGUF, llama.cpp on the CPU).\n\n"
         f"Command: `{result['command']}`\n\n{markdown(summaries)}\n"
         f"## Targets\n\n{targets_markdown(targets)}\n"
-        f"![EX against cost; EX by hardness](spider-{today}.png)\n")
+        f"![EX against cost; EX by hardness](spider-{today}.png)\n"
+        + (f"\n{notes.read_text()}" if (notes := HERE / "spider-notes.md").exists() else ""))
 
 
 if __name__ == "__main__":
