@@ -226,16 +226,27 @@ def spider_targets(
                 )
     if "table-linking" in micro:
         m = micro["table-linking"]
-        r = float(m.get("recall_at_k", {}).get("10", 0.0))
-        fk = m.get("recall_at_k_with_fk_expansion", {}).get("10")
-        worst = float(m.get("latency_s_per_question", {}).get("max", float("nan")))
-        ok = r >= 0.95 and worst < 2.0
-        extra = f"; {float(fk):.1%} with FK expansion" if fk is not None else ""
+        methods = m.get("methods") or {
+            "bm25": {
+                "recall_at_k": m.get("recall_at_k", {}),
+                "recall_at_k_with_fk_expansion": m.get("recall_at_k_with_fk_expansion", {}),
+                "latency_s_per_question": m.get("latency_s_per_question", {}),
+            }
+        }
+        parts, met = [], False
+        for name, v in methods.items():
+            r = float(v.get("recall_at_k", {}).get("10", 0.0))
+            fk = v.get("recall_at_k_with_fk_expansion", {}).get("10")
+            worst = float(v.get("latency_s_per_question", {}).get("max", float("nan")))
+            met = met or (r >= 0.95 and worst < 2.0)
+            extra = f" ({float(fk):.1%} with FK expansion)" if fk is not None else ""
+            parts.append(f"{name} {r:.1%}{extra}, slowest {worst:.2f} s")
+        best = max(float(v.get("recall_at_k", {}).get("10", 0.0)) for v in methods.values())
         add(
             "table-linking recall@10 >= 95% at < 2 s per question",
-            f"{r:.1%}{extra}; slowest {worst:.2f} s",
-            ok,
-            "" if ok else pts(r - 0.95),
+            "; ".join(parts),
+            met,
+            "" if met else pts(best - 0.95) + " (plain top 10)",
         )
     return out
 
