@@ -84,3 +84,34 @@ def test_unbatched_mode_writes_before_returning(tmp_path: Path) -> None:
     log.record(_rec(1))
     conn = sqlite3.connect(tmp_path / "calls.sqlite")
     assert conn.execute("SELECT count(*) FROM calls").fetchone() == (1,)
+
+
+def test_encryption_at_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.fernet import Fernet
+
+    from slmgraph.telemetry.calllog import CallLogError
+
+    key = Fernet.generate_key().decode()
+    path = tmp_path / "calls.sqlite"
+    monkeypatch.setenv("SLMGRAPH_LOG_KEY", key)
+    log = CallLog(path)
+    rec = CallRecord(
+        messages=[{"role": "user", "content": "my email is dana@example.com"}],
+        output="SELECT secret FROM t",
+        tier="slm",
+        tokens_in=7,
+    )
+    log.record(rec)
+    row = log.rows()[0]
+    assert row["messages"].endswith('dana@example.com"}]') and row["output"] == rec.output
+    log.close()
+    raw = sqlite3.connect(path).execute("SELECT messages, output, tier, tokens_in FROM calls")
+    messages, output, tier, tokens = raw.fetchone()
+    assert "dana" not in messages and messages.startswith("enc:fernet:")
+    assert output.startswith("enc:fernet:") and (tier, tokens) == ("slm", 7)  # clear for reports
+    monkeypatch.delenv("SLMGRAPH_LOG_KEY")
+    assert CallLog(path).rows()[0]["output"].startswith("enc:fernet:")  # no key: left as is
+    with pytest.raises(CallLogError, match="another key"):
+        CallLog(path, key=Fernet.generate_key()).rows()
+    with pytest.raises(CallLogError, match="not a Fernet key"):
+        CallLog(path, key="not-a-key")

@@ -9,6 +9,10 @@ Schema notes:
   answered by ``llm`` is two rows with the same ``call_group``.
 - Indexes serve the later queries: per run (trace), per node and time (curation, drift), per tier
   and time (routing, costs), per status (failure rates).
+- With ``$SLMGRAPH_LOG_KEY`` (or ``CallLog(key=...)``), a Fernet key, the columns that carry user
+  data (messages, output, error, feedback note) are encrypted at rest; the rest stays clear so
+  cost and routing reports need no key. Reads decrypt with the key; without it they return the
+  ciphertext unchanged; a wrong key is an error, never garbage.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from slmgraph.errors import SlmgraphError
 
 SCHEMA_VERSION = 1
 
@@ -70,6 +76,37 @@ CREATE INDEX IF NOT EXISTS calls_model ON calls (model);
 CREATE INDEX IF NOT EXISTS calls_status ON calls (status, ts);
 CREATE INDEX IF NOT EXISTS calls_group ON calls (call_group);
 """
+
+
+#: A Fernet key (``python -c "from cryptography.fernet import Fernet;
+#: print(Fernet.generate_key().decode())"``): prompts and outputs are encrypted at rest.
+KEY_ENV = "SLMGRAPH_LOG_KEY"
+#: The columns that can carry user data. Ids, tiers, tokens, latency and cost stay clear, so
+#: costs, routing and drift reports need no key.
+ENCRYPTED_COLUMNS = ("messages", "output", "error", "feedback_note")
+_PREFIX = "enc:fernet:"
+
+
+class CallLogError(SlmgraphError):
+    """The call log cannot be read or written as asked (e.g. a wrong encryption key)."""
+
+
+def _cipher(key: str | bytes | None) -> Any:
+    if not key:
+        return None
+    try:
+        from cryptography.fernet import Fernet
+    except ImportError as exc:
+        raise CallLogError(
+            f"${KEY_ENV} is set but the 'cryptography' package is missing: "
+            "pip install -e '.[crypto]'"
+        ) from exc
+    try:
+        return Fernet(key.encode("ascii") if isinstance(key, str) else key)
+    except (ValueError, TypeError) as exc:
+        raise CallLogError(
+            f"${KEY_ENV} is not a Fernet key (32 url-safe base64-encoded bytes): {exc}"
+        ) from None
 
 
 def default_log_path() -> Path:
@@ -124,9 +161,16 @@ class CallLog:
     ``batched=False`` writes each row before ``record`` returns.
     """
 
-    def __init__(self, path: str | Path | None = None, *, batched: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        batched: bool = True,
+        key: str | bytes | None = None,
+    ) -> None:
         self.path = Path(path) if path is not None else default_log_path()
         self.batched = batched
+        self._cipher = _cipher(key if key is not None else os.environ.get(KEY_ENV))
         self._lock = threading.Lock()
         self._conn_: sqlite3.Connection | None = None
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -154,14 +198,35 @@ class CallLog:
             self._conn_ = conn
         return self._conn_
 
-    @staticmethod
-    def _row(rec: CallRecord) -> dict[str, Any]:
+    def _row(self, rec: CallRecord) -> dict[str, Any]:
         row = asdict(rec)
         row["messages"] = json.dumps(list(rec.messages), ensure_ascii=False)
         row["constraint_kind"] = next(iter(rec.constraint), None) if rec.constraint else None
         row["constraint_json"] = json.dumps(rec.constraint) if rec.constraint else None
         row["params"] = json.dumps(rec.params) if rec.params else None
         del row["constraint"]
+        if self._cipher is not None:
+            for col in ENCRYPTED_COLUMNS:
+                if row.get(col) is not None:
+                    token = self._cipher.encrypt(str(row[col]).encode("utf-8")).decode("ascii")
+                    row[col] = _PREFIX + token
+        return row
+
+    def _decrypt(self, row: dict[str, Any]) -> dict[str, Any]:
+        for col in ENCRYPTED_COLUMNS:
+            value = row.get(col)
+            if isinstance(value, str) and value.startswith(_PREFIX):
+                if self._cipher is None:
+                    continue  # no key: the ciphertext stays as it is
+                from cryptography.fernet import InvalidToken
+
+                try:
+                    row[col] = self._cipher.decrypt(value[len(_PREFIX) :]).decode("utf-8")
+                except InvalidToken:
+                    raise CallLogError(
+                        f"call {row.get('call_id')}: {col} was encrypted with another key than "
+                        f"${KEY_ENV}"
+                    ) from None
         return row
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
@@ -257,7 +322,7 @@ class CallLog:
         self.flush()
         with self._lock:
             cur = self._conn.execute(f"SELECT * FROM calls WHERE {where} ORDER BY id", params)
-            return [dict(r) for r in cur.fetchall()]
+            return [self._decrypt(dict(r)) for r in cur.fetchall()]
 
     def for_run(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows("run_id = ?", (run_id,))
