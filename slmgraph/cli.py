@@ -111,7 +111,28 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo-db", help="build the demo database (a small shop)")
     d.add_argument("path", nargs="?", help="where to write it (default: XDG data dir)")
+    sc = sub.add_parser(
+        "scrub",
+        help="replace PII on stdin with typed placeholders (<EMAIL_1>, ...); counts on stderr",
+    )
+    sc.add_argument("--quiet", action="store_true", help="no counts on stderr")
     return p
+
+
+def _cmd_scrub(args: argparse.Namespace) -> int:
+    from slmgraph.pipeline.scrub import NOT_COVERED, Scrubber
+
+    scrubber = Scrubber()  # the whole input is one record: consistent placeholders
+    for line in sys.stdin:
+        sys.stdout.write(scrubber.scrub(line))
+    sys.stdout.flush()
+    if not args.quiet:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(scrubber.counts.items())) or "none"
+        print(
+            f"scrubbed: {counts} (not covered: {', '.join(NOT_COVERED)})",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ask": _cmd_ask,
             "demo-db": _cmd_demo_db,
             "eval": _cmd_eval,
+            "scrub": _cmd_scrub,
         }[args.command]
         return handler(args)
     except SpecError as exc:
