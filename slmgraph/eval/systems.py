@@ -46,17 +46,24 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 # The code that decides what a system answers: a change here makes earlier predictions stale.
 # Each system may name a narrower list (``decisive``), so that, say, a change of the
 # query-writer's prompts does not throw away the zero-shot baselines' answers.
+_MODEL_CODE = (
+    "models/base.py",
+    "models/llamacpp.py",
+    "models/settings.py",
+    "models/fallback.py",
+    "models/catalog.py",
+    "tiers.py",
+    "constraints",
+)
 _DECISIVE: tuple[str, ...] = (
+    *_MODEL_CODE,
     "agents",
     "tools/sql",
-    "constraints",
-    "models",
     "prompts",
     "graphs",
-    "tiers.py",
-    "eval/peers.py",
+    "registry.py",
+    "spec.py",
 )
-_MODEL_CODE = ("models", "tiers.py", "constraints")
 
 
 def fingerprint(system: System) -> str:

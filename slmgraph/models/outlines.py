@@ -161,8 +161,10 @@ def from_tier(model: str | None, settings: OutlinesSettings) -> OutlinesBackend:
             kind="config",
             backend="outlines",
         ) from None
-    tok = transformers.AutoTokenizer.from_pretrained(model)
-    hf = transformers.AutoModelForCausalLM.from_pretrained(model).to(settings.device)
+    # Any: transformers' own annotations disagree with outlines' between their releases.
+    tok: Any = transformers.AutoTokenizer.from_pretrained(model)
+    auto: Any = transformers.AutoModelForCausalLM
+    hf: Any = auto.from_pretrained(model).to(settings.device)
     return OutlinesBackend(
         outlines.from_transformers(hf, tok),
         model_name=model,
