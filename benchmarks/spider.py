@@ -70,6 +70,9 @@ def main() -> None:
                     help=f"comma-separated, of: {', '.join(SYSTEMS)}")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", default=str(HERE / "runs" / "spider"))
+    ap.add_argument("--no-report", action="store_true",
+                    help="answer only; leave benchmarks/results alone (e.g. building up the 640 "
+                    "in the background while the committed report covers a sample)")
     ap.add_argument("--report-only", action="store_true",
                     help="answer nothing: report the sampled questions already answered")
     args = ap.parse_args()
@@ -84,9 +87,11 @@ def main() -> None:
         # the questions a 50-question run answered, and the full 640 can be built up over runs.
         out = Path(args.runs) / f"{name}-{fingerprint(system)}"
         summaries.append(evaluate(system, items, out, answer=not args.report_only))
-        write_report(summaries, args, len(items))  # after each system: a partial run reports
+        if not args.no_report:
+            write_report(summaries, args, len(items))  # after each system: a partial run reports
     print(markdown(summaries))
-    print(targets_markdown(spider_targets(summaries, micro_results())))
+    if not args.no_report:
+        print(targets_markdown(spider_targets(summaries, micro_results())))
 
 
 def micro_results() -> dict[str, dict]:
