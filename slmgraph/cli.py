@@ -116,7 +116,32 @@ def _parser() -> argparse.ArgumentParser:
         help="replace PII on stdin with typed placeholders (<EMAIL_1>, ...); counts on stderr",
     )
     sc.add_argument("--quiet", action="store_true", help="no counts on stderr")
+    cu = sub.add_parser(
+        "curate",
+        help="call log -> training examples: drop failed/cancelled/duplicate calls, scrub PII",
+    )
+    cu.add_argument("--log", help="call log (default: $SLMGRAPH_CALL_LOG or the XDG state dir)")
+    cu.add_argument("--out", required=True, help="JSONL file to write (report beside it)")
+    cu.add_argument("--node", action="append", help="only these nodes (repeatable)")
+    cu.add_argument("--no-scrub", action="store_true", help="keep PII (for private logs only)")
     return p
+
+
+def _cmd_curate(args: argparse.Namespace) -> int:
+    from slmgraph.pipeline.curate import curate
+    from slmgraph.telemetry.calllog import CallLog, default_log_path
+
+    path = Path(args.log) if args.log else default_log_path()
+    if not path.exists():
+        print(f"error: no call log at {path} (run a graph first, or pass --log)", file=sys.stderr)
+        return 1
+    report = curate(CallLog(path), args.out, nodes=args.node, scrub_pii=not args.no_scrub)
+    out = Path(args.out)
+    out.with_suffix(".report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    out.with_suffix(".report.md").write_text(report.markdown())
+    print(report.markdown(), end="")
+    print(f"wrote {report.kept} examples to {out}")
+    return 0
 
 
 def _cmd_scrub(args: argparse.Namespace) -> int:
@@ -153,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "demo-db": _cmd_demo_db,
             "eval": _cmd_eval,
             "scrub": _cmd_scrub,
+            "curate": _cmd_curate,
         }[args.command]
         return handler(args)
     except SpecError as exc:
