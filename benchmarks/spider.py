@@ -116,7 +116,10 @@ def write_report(summaries: list[dict], args: argparse.Namespace, n_sample: int)
         "sample_seed": args.seed,
         "threads": args.threads,
         "models": {"slm": SLM, "llm": LLM},
-        "command": " ".join(["python benchmarks/spider.py", *sys.argv[1:]]),
+        # The command that answers (a --report-only run only re-summarises those answers).
+        "command": " ".join(
+            ["python benchmarks/spider.py", *[a for a in sys.argv[1:] if a != "--report-only"]]
+        ),
         "systems": summaries,
         "targets": targets,
     }
