@@ -4,7 +4,6 @@ in the graph: the check node repairs before the model fixer is asked."""
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,26 +97,32 @@ def test_ambiguous_or_sound_queries_are_left_alone(schema: Schema) -> None:
     assert repair_columns(corr, schema) is None
 
 
-def test_check_node_repairs_before_the_fixer_is_called(db: str) -> None:
+MISPLACED = "SELECT name FROM battle WHERE ship_type = 'Brig'"
+
+
+def _spec(fix_output: str, *, repair: bool = True) -> Any:
+    """The query-writer whose writer reads ship_type from battle (it lives in ship)."""
     tiers = {
         "slm": {
             "backend": "scripted",
             "settings": {
                 "rules": [
-                    {
-                        "node": "write_sql",
-                        "output": "SELECT name FROM battle WHERE ship_type = 'Brig'",
-                    },
-                    {"node": "fix_sql", "output": "SELECT 'the fixer should not run'"},
+                    {"node": "write_sql", "output": MISPLACED},
+                    {"node": "fix_sql", "output": fix_output},
                 ]
             },
         }
     }
-    r = run(
-        load_spec("query_writer", tier_overrides=tiers),
-        {"question": "Which battles lost a brig?", "db": db},
-        call_log=False,
+    data = load_spec("query_writer", tier_overrides=tiers).model_dump(
+        by_alias=True, exclude_none=True, exclude={"source"}
     )
+    data["nodes"]["check"]["params"] = {"repair": repair}
+    return load_spec(data)
+
+
+def test_check_node_repairs_before_the_fixer_is_called(db: str) -> None:
+    spec = _spec("SELECT 'the fixer should not run'")
+    r = run(spec, {"question": "Which battles lost a brig?", "db": db}, call_log=False)
     assert r.output["rows"] == [["Salamis"]]
     assert [t["node"] for t in r.trace if t["model"]] == ["write_sql"]
     notes = [a.get("note", "") for a in r.state["attempts"]]
@@ -125,30 +130,13 @@ def test_check_node_repairs_before_the_fixer_is_called(db: str) -> None:
 
 
 def test_repair_can_be_turned_off(db: str) -> None:
-    spec = load_spec(
-        "query_writer",
-        tier_overrides={
-            "slm": {
-                "backend": "scripted",
-                "settings": {
-                    "rules": [
-                        {
-                            "node": "write_sql",
-                            "output": "SELECT name FROM battle WHERE ship_type = 'Brig'",
-                        },
-                        {"node": "fix_sql", "output": "SELECT name FROM battle WHERE id = 1"},
-                    ]
-                },
-            }
-        },
-    )
-    data = spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
-    data["nodes"]["check"]["params"] = {"repair": False}
-    r = run(load_spec(data), {"question": "Which battles lost a brig?", "db": db}, call_log=False)
-    assert "fix_sql" in [t["node"] for t in r.trace if t["model"]]
+    spec = _spec("SELECT name FROM battle WHERE id = 2", repair=False)
+    r = run(spec, {"question": "Which battles lost a brig?", "db": db}, call_log=False)
+    assert [t["node"] for t in r.trace if t["model"]] == ["write_sql", "fix_sql"]
+    assert r.output["rows"] == [["Actium"]]  # the fixer's answer, not the repair's
 
 
-def test_repair_output_is_always_checked(tmp_path: Path, schema: Schema) -> None:
+def test_repair_output_is_always_checked(schema: Schema) -> None:
     # Every repair the module returns for these misplaced-column queries passes the checker.
     for sql in (
         "SELECT T1.Percentage FROM country AS T1 JOIN countrylanguage AS T2 "

@@ -116,9 +116,11 @@ _RULES = [
 
 @dataclass
 class Scrubbed:
+    """A scrubbed text and how many values of each type were replaced (the values themselves
+    are not kept: a scrubber's result must not carry the PII it removed)."""
+
     text: str
     counts: Counter[str] = field(default_factory=Counter)
-    mapping: dict[str, str] = field(default_factory=dict)  # value -> placeholder
 
 
 class Scrubber:
@@ -126,6 +128,7 @@ class Scrubber:
     same placeholder in every text scrubbed through it."""
 
     def __init__(self) -> None:
+        # (type, normalised value) -> placeholder; lives only as long as the record's scrubber.
         self.mapping: dict[tuple[str, str], str] = {}
         self.numbers: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
@@ -155,7 +158,7 @@ def scrub(text: str) -> Scrubbed:
     """Scrub one text (a record of its own)."""
     s = Scrubber()
     out = s.scrub(text)
-    return Scrubbed(out, s.counts, {v: k[1] for k, v in s.mapping.items()})
+    return Scrubbed(out, s.counts)
 
 
 def scrub_record(texts: Iterable[str]) -> tuple[list[str], Counter[str]]:
