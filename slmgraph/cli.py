@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.add_argument("--call-log", help="SQLite call log (default: the spec's, or the default)")
     r.add_argument("--no-log", action="store_true", help="do not log model calls")
+    r.add_argument("--session", help="session id: groups the runs of one conversation in the log")
+    r.add_argument("--app", help="application name in the call log (default: the spec's name)")
 
     g = sub.add_parser("graph", help="print the graph as a mermaid diagram")
     g.add_argument("spec")
@@ -120,22 +123,57 @@ def _parser() -> argparse.ArgumentParser:
         "curate",
         help="call log -> training examples: drop failed/cancelled/duplicate calls, scrub PII",
     )
-    cu.add_argument("--log", help="call log (default: $SLMGRAPH_CALL_LOG or the XDG state dir)")
+    cu.add_argument(
+        "--log",
+        help="call log: SQLite file or postgresql:// URL "
+        "(default: $SLMGRAPH_CALL_LOG or the XDG state dir)",
+    )
     cu.add_argument("--out", required=True, help="JSONL file to write (report beside it)")
     cu.add_argument("--node", action="append", help="only these nodes (repeatable)")
     cu.add_argument("--no-scrub", action="store_true", help="keep PII (for private logs only)")
+    fb = sub.add_parser(
+        "feedback",
+        help="rate a run's answer (or one call) in the call log; curation drops negative ones",
+    )
+    fb.add_argument(
+        "id", help="a run id (printed by 'slmgraph run --json') or, with --call, a call id"
+    )
+    fb.add_argument("score", type=float, help="e.g. 1 (good) or -1 (bad)")
+    fb.add_argument("--note", help="why (encrypted at rest like prompts when a key is set)")
+    fb.add_argument("--call", action="store_true", help="ID is a call id, not a run id")
+    fb.add_argument("--log", help="call log (default: $SLMGRAPH_CALL_LOG or the XDG state dir)")
     return p
+
+
+def _open_log(arg: str | None) -> Any:
+    """The call log named on the command line (or the default); an error if a file is absent."""
+    from slmgraph.telemetry.calllog import CallLog, default_log_path, is_url
+
+    if arg and is_url(arg):
+        return CallLog(arg)
+    if not arg and is_url(os.environ.get("SLMGRAPH_CALL_LOG")):
+        return CallLog()
+    path = Path(arg) if arg else default_log_path()
+    if not path.exists():
+        raise SlmgraphError(f"no call log at {path} (run a graph first, or pass --log)")
+    return CallLog(path)
+
+
+def _cmd_feedback(args: argparse.Namespace) -> int:
+    log = _open_log(args.log)
+    if args.call:
+        n = log.feedback(args.id, args.score, args.note)
+    else:
+        n = log.feedback(score=args.score, note=args.note, run_id=args.id)
+    log.close()
+    print(f"rated {n} call(s) {args.score:g}")
+    return 0
 
 
 def _cmd_curate(args: argparse.Namespace) -> int:
     from slmgraph.pipeline.curate import curate
-    from slmgraph.telemetry.calllog import CallLog, default_log_path
 
-    path = Path(args.log) if args.log else default_log_path()
-    if not path.exists():
-        print(f"error: no call log at {path} (run a graph first, or pass --log)", file=sys.stderr)
-        return 1
-    report = curate(CallLog(path), args.out, nodes=args.node, scrub_pii=not args.no_scrub)
+    report = curate(_open_log(args.log), args.out, nodes=args.node, scrub_pii=not args.no_scrub)
     out = Path(args.out)
     out.with_suffix(".report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     out.with_suffix(".report.md").write_text(report.markdown())
@@ -179,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "eval": _cmd_eval,
             "scrub": _cmd_scrub,
             "curate": _cmd_curate,
+            "feedback": _cmd_feedback,
         }[args.command]
         return handler(args)
     except SpecError as exc:
@@ -215,8 +254,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     log: CallLog | bool | None = (
         False if args.no_log else (CallLog(args.call_log) if args.call_log else None)
     )
-    built = build(spec, call_log=log)  # type: ignore[arg-type]
-    result = run(built, inputs)
+    built = build(spec, call_log=log, app=args.app)  # type: ignore[arg-type]
+    result = run(built, inputs, session_id=args.session)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, default=str, indent=2))
     else:

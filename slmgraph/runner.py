@@ -76,11 +76,13 @@ def run(
     call_log: CallLog | Literal[False] | None = None,
     thread_id: str | None = None,
     resume: Any = None,
+    session_id: str | None = None,
 ) -> RunResult:
     """Run a graph on ``inputs`` and return its output, trace and status.
 
     With ``thread_id`` and ``resume`` (after an ``interrupt_before`` pause), the run continues
-    from its checkpoint instead of starting over.
+    from its checkpoint instead of starting over. ``session_id`` (default: ``thread_id``)
+    groups runs of one user conversation in the call log.
     """
     built = (
         spec
@@ -94,7 +96,11 @@ def run(
     check_input(built.spec, inputs)
     run_id = uuid.uuid4().hex
     config: RunnableConfig = {
-        "configurable": {"slmgraph_run_id": run_id, "thread_id": thread_id or run_id},
+        "configurable": {
+            "slmgraph_run_id": run_id,
+            "slmgraph_session_id": session_id or thread_id,
+            "thread_id": thread_id or run_id,
+        },
         "recursion_limit": built.spec.limits.max_steps,
     }
     started = time.perf_counter()

@@ -138,7 +138,11 @@ class Limits(_Model):
 
 class CallLogSpec(_Model):
     enabled: bool = True
-    path: str | None = Field(None, description="SQLite file; default: $SLMGRAPH_CALL_LOG or XDG")
+    path: str | None = Field(
+        None,
+        description="SQLite file or postgresql:// URL (keep passwords out of specs: prefer "
+        "$SLMGRAPH_CALL_LOG); default: $SLMGRAPH_CALL_LOG or the XDG state dir",
+    )
 
 
 class GraphSpec(_Model):

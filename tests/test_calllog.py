@@ -115,3 +115,15 @@ def test_encryption_at_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         CallLog(path, key=Fernet.generate_key()).rows()
     with pytest.raises(CallLogError, match="not a Fernet key"):
         CallLog(path, key="not-a-key")
+
+
+def test_feedback_note_is_encrypted_like_the_prompt(tmp_path: Path) -> None:
+    key = "h8Lwq4Yc0K3rlbL3xcpGCVh5cWY1tJ0hWz5m2S0V7H0="
+    log = CallLog(tmp_path / "calls.sqlite", key=key)
+    rec = _rec(1)
+    log.record(rec)
+    log.feedback(rec.call_id, -1.0, "my email is a@b.co")
+    assert log.rows()[0]["feedback_note"] == "my email is a@b.co"
+    log.close()
+    raw = sqlite3.connect(tmp_path / "calls.sqlite").execute("SELECT feedback_note FROM calls")
+    assert raw.fetchone()[0].startswith("enc:fernet:")

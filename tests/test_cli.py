@@ -93,3 +93,33 @@ def test_models_list() -> None:
     out = cli("models", "list")
     assert out.returncode == 0
     assert "qwen2.5-coder-0.5b-instruct-q4_k_m" in out.stdout and "Apache-2.0" in out.stdout
+
+
+def test_session_app_and_feedback_reach_the_call_log(tmp_path: Path) -> None:
+    """S1: a run logged with its app and session; a user's rating of the run reaches every
+    call of it, and a wrong id is an error rather than a silent no-op."""
+    from slmgraph.telemetry.calllog import CallLog
+
+    tiers = tmp_path / "tiers.yaml"
+    tiers.write_text(TIERS)
+    log = tmp_path / "calls.sqlite"
+    env = {"SLMGRAPH_TIERS": str(tiers)}
+    out = cli(
+        "run", "triage", "--json", "--input", '{"ticket": "I cannot log in"}',
+        "--call-log", str(log), "--session", "chat-7", "--app", "helpdesk", env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    run_id = json.loads(out.stdout)["run_id"]
+    rated = cli("feedback", run_id, "-1", "--note", "wrong product", "--log", str(log))
+    assert rated.returncode == 0, rated.stderr
+    assert "rated 3 call(s) -1" in rated.stdout
+    rows = CallLog(log).rows()
+    assert {(r["app"], r["session_id"], r["run_id"]) for r in rows} == {
+        ("helpdesk", "chat-7", run_id)
+    }
+    assert [r["feedback"] for r in rows] == [-1.0] * 3
+    assert rows[0]["feedback_note"] == "wrong product"
+    typo = cli("feedback", "no-such-run", "1", "--log", str(log))
+    assert typo.returncode == 1 and "no call with run_id 'no-such-run'" in typo.stderr
+    missing = cli("feedback", run_id, "1", "--log", str(tmp_path / "absent.sqlite"))
+    assert missing.returncode == 1 and "no call log at" in missing.stderr

@@ -30,8 +30,8 @@ from slmgraph.errors import RunError, SlmgraphError
 from slmgraph.models.base import Backend
 from slmgraph.registry import NodeEnv, lookup
 from slmgraph.spec import END, START, GraphSpec, load_spec
-from slmgraph.telemetry.calllog import CallLog
-from slmgraph.telemetry.context import current_graph, current_node, current_run
+from slmgraph.telemetry.calllog import CallLog, is_url
+from slmgraph.telemetry.context import current_graph, current_node, current_run, current_session
 from slmgraph.tiers import TierRegistry, resolve_tier, trace_sink
 
 _PY_TYPES: dict[str, Any] = {
@@ -183,9 +183,11 @@ def build_graph(
     return build(spec, **kwargs).graph
 
 
-def _log_path(spec: GraphSpec) -> Path | None:
+def _log_path(spec: GraphSpec) -> str | Path | None:
     if spec.call_log.path is None:
         return None
+    if is_url(spec.call_log.path):
+        return spec.call_log.path
     p = Path(spec.call_log.path).expanduser()
     if not p.is_absolute() and spec.base_dir is not None:
         p = spec.base_dir / p
@@ -302,9 +304,17 @@ def _node_runner(
             or (config.get("metadata") or {}).get("run_id")
             or uuid.uuid4().hex
         )
+        # A session groups the runs of one conversation: ours, LangGraph's thread otherwise
+        # (LangGraph Studio and the server give every conversation a thread id).
+        session = (
+            conf["slmgraph_session_id"]
+            if "slmgraph_session_id" in conf
+            else conf.get("session_id") or conf.get("thread_id")
+        )
         sink: list[dict[str, Any]] = []
         tokens = [
             current_run.set(str(run_id)),
+            current_session.set(str(session) if session else None),
             current_node.set(name),
             current_graph.set(spec.name),
             trace_sink.set(sink),
@@ -318,7 +328,9 @@ def _node_runner(
             update = {"error": f"{name}: {type(exc).__name__}: {exc}", "failed_node": name}
         finally:
             for var, tok in zip(
-                (current_run, current_node, current_graph, trace_sink), tokens, strict=True
+                (current_run, current_session, current_node, current_graph, trace_sink),
+                tokens,
+                strict=True,
             ):
                 var.reset(tok)  # type: ignore[attr-defined]
         if not sink:

@@ -9,6 +9,9 @@ Schema notes:
   answered by ``llm`` is two rows with the same ``call_group``.
 - Indexes serve the later queries: per run (trace), per node and time (curation, drift), per tier
   and time (routing, costs), per status (failure rates).
+- ``CallLog("postgresql://user@host/db")`` (the ``postgres`` extra, psycopg 3) keeps the same
+  table in PostgreSQL, for a log shared by several processes or hosts; every query here is
+  written once and translated (``?``/``:name`` placeholders, identity column, float type).
 - With ``$SLMGRAPH_LOG_KEY`` (or ``CallLog(key=...)``), a Fernet key, the columns that carry user
   data (messages, output, error, feedback note) are encrypted at rest; the rest stays clear so
   cost and routing reports need no key. Reads decrypt with the key; without it they return the
@@ -22,6 +25,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import sqlite3
 import threading
 import time
@@ -109,6 +113,23 @@ def _cipher(key: str | bytes | None) -> Any:
         ) from None
 
 
+def is_url(location: str | Path | None) -> bool:
+    """A PostgreSQL URL rather than a file path."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def _pg_sql(sql: str) -> str:
+    """SQLite's placeholders (``?``, ``:name``) as psycopg's (``%s``, ``%(name)s``)."""
+    sql = sql.replace("%", "%%")
+    sql = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql)
+    return sql.replace("?", "%s")
+
+
+_PG_SCHEMA = _SCHEMA.replace(
+    "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+).replace(" REAL", " DOUBLE PRECISION")
+
+
 def default_log_path() -> Path:
     """``$SLMGRAPH_CALL_LOG``, else ``$XDG_STATE_HOME/slmgraph/calls.sqlite``."""
     env = os.environ.get("SLMGRAPH_CALL_LOG")
@@ -152,7 +173,8 @@ class CallRecord:
 
 
 class CallLog:
-    """Append-only SQLite log of model calls. Thread-safe; one connection per log.
+    """Append-only log of model calls in SQLite (a path) or PostgreSQL (a ``postgresql://``
+    URL). Thread-safe; one connection per log.
 
     Writes are batched off the calling thread (``batched=True``, the default): ``record`` puts
     the row on a queue and returns; a writer thread inserts whatever has queued in one
@@ -168,20 +190,59 @@ class CallLog:
         batched: bool = True,
         key: str | bytes | None = None,
     ) -> None:
-        self.path = Path(path) if path is not None else default_log_path()
+        env = os.environ.get("SLMGRAPH_CALL_LOG")
+        where: str | Path = path if path is not None else (env if env and is_url(env) else "")
+        #: The PostgreSQL URL, or None for SQLite.
+        self.url: str | None = str(where) if is_url(where) else None
+        self.path = Path(where) if where and not self.url else default_log_path()
         self.batched = batched
         self._cipher = _cipher(key if key is not None else os.environ.get(KEY_ENV))
         self._lock = threading.Lock()
-        self._conn_: sqlite3.Connection | None = None
+        self._conn_: Any = None
+        self._db_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         self._error: BaseException | None = None
 
+    def __repr__(self) -> str:
+        where = _redact(self.url) if self.url else str(self.path)
+        return f"CallLog({where!r})"
+
+    def _sql(self, sql: str) -> str:
+        return _pg_sql(sql) if self.url else sql
+
+    def _connect_pg(self) -> Any:
+        try:
+            import psycopg
+            from psycopg.rows import dict_row
+        except ImportError as exc:
+            raise CallLogError(
+                "a PostgreSQL call log needs psycopg: pip install -e '.[postgres]'"
+            ) from exc
+        assert self.url is not None
+        try:
+            conn = psycopg.connect(self.url, row_factory=dict_row, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise CallLogError(
+                f"cannot connect to the call log at {_redact(self.url)}: {exc}"
+            ) from None
+        self._db_errors = (psycopg.Error,)
+        conn.execute(_PG_SCHEMA)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
+            "ON CONFLICT (key) DO NOTHING",
+            (str(SCHEMA_VERSION),),
+        )
+        conn.commit()
+        return conn
+
     @property
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> Any:
         # Connect on first use: building a graph touches no file (LangGraph's server builds
         # graphs inside its event loop, where blocking I/O is refused).
+        if self._conn_ is None and self.url is not None:
+            self._conn_ = self._connect_pg()
         if self._conn_ is None:
             if str(self.path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,22 +294,26 @@ class CallLog:
         """Insert rows in one transaction; if that fails, row by row, so one bad row costs only
         itself (its error is raised after the others are in)."""
         cols = list(rows[0])
-        sql = f"INSERT INTO calls ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
+        sql = self._sql(
+            f"INSERT INTO calls ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
+        )
         with self._lock:
+            conn = self._conn
             try:
-                self._conn.executemany(sql, rows)
-                self._conn.commit()
+                cur = conn.cursor()
+                cur.executemany(sql, rows)
+                conn.commit()
                 return
-            except sqlite3.Error:
-                self._conn.rollback()
+            except self._db_errors:
+                conn.rollback()
                 if len(rows) == 1:
                     raise
-            error: sqlite3.Error | None = None
+            error: BaseException | None = None
             for row in rows:
                 try:
-                    self._conn.execute(sql, row)
-                    self._conn.commit()
-                except sqlite3.Error as exc:
+                    conn.execute(sql, row)
+                    conn.commit()
+                except self._db_errors as exc:
                     self._conn.rollback()
                     error = error or exc
             if error is not None:
@@ -308,20 +373,41 @@ class CallLog:
             err, self._error = self._error, None
             raise err
 
-    def feedback(self, call_id: str, score: float, note: str | None = None) -> None:
-        """Attach user feedback to a call (a hook for the conversion pipeline's curation)."""
+    def feedback(
+        self,
+        call_id: str | None = None,
+        score: float = 0.0,
+        note: str | None = None,
+        *,
+        run_id: str | None = None,
+    ) -> int:
+        """Attach user feedback to one call, or with ``run_id`` to every call of a run (the
+        usual case: a user rates the answer, not each model call). Curation drops calls with a
+        negative score. Returns how many calls were rated; none is an error (a typo in an id
+        must not pass silently)."""
+        if (call_id is None) == (run_id is None):
+            raise CallLogError("feedback needs exactly one of call_id and run_id")
         self.flush()
+        if note is not None and self._cipher is not None:
+            note = _PREFIX + self._cipher.encrypt(note.encode("utf-8")).decode("ascii")
+        column, value = ("call_id", call_id) if call_id is not None else ("run_id", run_id)
         with self._lock:
-            self._conn.execute(
-                "UPDATE calls SET feedback = ?, feedback_note = ? WHERE call_id = ?",
-                (score, note, call_id),
+            cur = self._conn.execute(
+                self._sql(f"UPDATE calls SET feedback = ?, feedback_note = ? WHERE {column} = ?"),
+                (score, note, value),
             )
             self._conn.commit()
+            count = int(cur.rowcount)
+        if count == 0:
+            raise CallLogError(f"no call with {column} {value!r} in {self!r}")
+        return count
 
     def rows(self, where: str = "1=1", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.flush()
         with self._lock:
-            cur = self._conn.execute(f"SELECT * FROM calls WHERE {where} ORDER BY id", params)
+            cur = self._conn.execute(
+                self._sql(f"SELECT * FROM calls WHERE {where} ORDER BY id"), tuple(params)
+            )
             return [self._decrypt(dict(r)) for r in cur.fetchall()]
 
     def for_run(self, run_id: str) -> list[dict[str, Any]]:
@@ -342,6 +428,11 @@ class CallLog:
             if self._conn_ is not None:
                 self._conn_.close()
                 self._conn_ = None
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 _OPEN_LOGS: weakref.WeakSet[CallLog] = weakref.WeakSet()
