@@ -17,7 +17,7 @@ $(PY):
 # Editable install with the dev and studio extras; llama-cpp-python from our flag-keyed wheel.
 $(STAMP): pyproject.toml scripts/install_llamacpp.sh | $(PY)
 	bash scripts/install_llamacpp.sh $(PY)
-	$(PIP) install -q -e ".[dev,studio,openai,outlines,peers,embed,crypto,postgres]"
+	$(PIP) install -q -e ".[dev,studio,openai,outlines,peers,embed,crypto,postgres,cluster]"
 	touch $(STAMP)
 
 setup: $(STAMP)

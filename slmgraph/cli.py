@@ -131,6 +131,23 @@ def _parser() -> argparse.ArgumentParser:
     cu.add_argument("--out", required=True, help="JSONL file to write (report beside it)")
     cu.add_argument("--node", action="append", help="only these nodes (repeatable)")
     cu.add_argument("--no-scrub", action="store_true", help="keep PII (for private logs only)")
+    cl = sub.add_parser(
+        "cluster",
+        help="group curated calls into task types (MiniLM embeddings + k-means or HDBSCAN)",
+    )
+    cl.add_argument("examples", help="curated examples (JSONL from 'slmgraph curate')")
+    cl.add_argument("--out", required=True, help="folder: clusters.jsonl, report.json, report.md")
+    cl.add_argument("--method", choices=["kmeans", "hdbscan"], default="kmeans")
+    cl.add_argument("--k", type=int, help="number of clusters (default: best silhouette, 2..12)")
+    cl.add_argument("--k-max", type=int, default=12, help="largest k tried (default: 12)")
+    cl.add_argument(
+        "--embed",
+        choices=["auto", "minilm", "tfidf"],
+        default="auto",
+        help="auto: MiniLM when the 'embed' extra is installed, else TF-IDF",
+    )
+    cl.add_argument("--min-cluster-size", type=int, help="HDBSCAN only (default: n/50, >= 3)")
+    cl.add_argument("--seed", type=int, default=0)
     fb = sub.add_parser(
         "feedback",
         help="rate a run's answer (or one call) in the call log; curation drops negative ones",
@@ -157,6 +174,26 @@ def _open_log(arg: str | None) -> Any:
     if not path.exists():
         raise SlmgraphError(f"no call log at {path} (run a graph first, or pass --log)")
     return CallLog(path)
+
+
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    from slmgraph.pipeline.cluster import cluster, read_examples, stderr_progress, write
+
+    examples = read_examples(args.examples)
+    report = cluster(
+        examples,
+        method=args.method,
+        k=args.k,
+        k_max=args.k_max,
+        embedder=args.embed,
+        min_cluster_size=args.min_cluster_size,
+        seed=args.seed,
+        progress=stderr_progress,
+    )
+    out = write(report, examples, args.out)
+    print(report.markdown().split("\n### ")[0], end="")
+    print(f"wrote {out / 'clusters.jsonl'} and {out / 'report.md'}")
+    return 0
 
 
 def _cmd_feedback(args: argparse.Namespace) -> int:
@@ -218,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "scrub": _cmd_scrub,
             "curate": _cmd_curate,
             "feedback": _cmd_feedback,
+            "cluster": _cmd_cluster,
         }[args.command]
         return handler(args)
     except SpecError as exc:
