@@ -14,10 +14,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# Editable install with the dev and studio extras; llama-cpp-python from our flag-keyed wheel.
+# Editable install with every extra the tests use (finetune pins torch's CPU wheel);
+# llama-cpp-python from our flag-keyed wheel.
 $(STAMP): pyproject.toml scripts/install_llamacpp.sh | $(PY)
 	bash scripts/install_llamacpp.sh $(PY)
-	$(PIP) install -q -e ".[dev,studio,openai,outlines,peers,embed,crypto,postgres,cluster]"
+	$(PIP) install -q -e ".[dev,studio,openai,outlines,peers,embed,crypto,postgres,cluster,finetune]"
+	$(PY) -m slmgraph.pipeline.finetune --fetch-converter  # llama.cpp's GGUF LoRA converter
 	touch $(STAMP)
 
 setup: $(STAMP)

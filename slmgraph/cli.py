@@ -148,6 +148,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     cl.add_argument("--min-cluster-size", type=int, help="HDBSCAN only (default: n/50, >= 3)")
     cl.add_argument("--seed", type=int, default=0)
+    ft = sub.add_parser(
+        "finetune",
+        help="LoRA on curated examples (distil the teacher); PEFT adapter + GGUF LoRA",
+    )
+    ft.add_argument("examples", help="curated (or clustered) examples, JSONL")
+    ft.add_argument("--base", required=True, help="catalog model, GGUF file or HF folder")
+    ft.add_argument("--out", required=True, help="folder: adapter/, adapter.gguf, checkpoint/")
+    ft.add_argument("--cluster", type=int, help="only this cluster (slmgraph cluster output)")
+    ft.add_argument("--node", action="append", help="only these nodes (repeatable)")
+    ft.add_argument(
+        "--verified-only", action="store_true", help='only examples with "verified": true'
+    )
+    ft.add_argument("--epochs", type=float, default=2.0)
+    ft.add_argument("--lr", type=float, default=2e-4)
+    ft.add_argument("--rank", type=int, default=16, help="LoRA rank (alpha = 2 x rank)")
+    ft.add_argument("--max-length", type=int, default=1024, help="longer examples are skipped")
+    ft.add_argument("--grad-accum", type=int, default=4, help="examples per optimizer step")
+    ft.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    ft.add_argument("--checkpoint-every", type=int, default=25, help="optimizer steps")
+    ft.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
+    ft.add_argument("--restart", action="store_true", help="discard a checkpoint in --out")
+    ft.add_argument("--no-gguf", action="store_true", help="keep only the PEFT adapter")
     fb = sub.add_parser(
         "feedback",
         help="rate a run's answer (or one call) in the call log; curation drops negative ones",
@@ -193,6 +215,47 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
     out = write(report, examples, args.out)
     print(report.markdown().split("\n### ")[0], end="")
     print(f"wrote {out / 'clusters.jsonl'} and {out / 'report.md'}")
+    return 0
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from slmgraph.pipeline.cluster import read_examples
+    from slmgraph.pipeline.finetune import FinetuneConfig, finetune, select_examples
+
+    examples = select_examples(
+        read_examples(args.examples),
+        cluster=args.cluster,
+        nodes=args.node,
+        verified_only=args.verified_only,
+    )
+    config = FinetuneConfig(
+        base=args.base,
+        epochs=args.epochs,
+        lr=args.lr,
+        rank=args.rank,
+        alpha=2 * args.rank,
+        max_length=args.max_length,
+        grad_accum=args.grad_accum,
+        max_steps=args.max_steps,
+        checkpoint_every=args.checkpoint_every,
+    )
+    print(f"training on {len(examples)} examples", file=sys.stderr)
+    result = finetune(
+        examples,
+        args.out,
+        config,
+        restart=args.restart,
+        gguf=not args.no_gguf,
+        threads=args.threads,
+    )
+    resumed = f" (resumed at step {result.resumed_from})" if result.resumed_from else ""
+    print(
+        f"{result.steps} steps on {result.n_examples} examples in {result.seconds:.0f} s "
+        f"on {result.device}{resumed}; skipped: {result.n_skipped or 'none'}"
+    )
+    print(f"adapter: {result.adapter}")
+    if result.gguf:
+        print(f"GGUF LoRA: {result.gguf} (a llamacpp tier loads it with settings.lora_path)")
     return 0
 
 
@@ -256,6 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "curate": _cmd_curate,
             "feedback": _cmd_feedback,
             "cluster": _cmd_cluster,
+            "finetune": _cmd_finetune,
         }[args.command]
         return handler(args)
     except SpecError as exc:
