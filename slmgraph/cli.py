@@ -148,6 +148,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     cl.add_argument("--min-cluster-size", type=int, help="HDBSCAN only (default: n/50, >= 3)")
     cl.add_argument("--seed", type=int, default=0)
+    se = sub.add_parser(
+        "select",
+        help="score candidate SLMs on each cluster's held-out calls; recommend one per cluster",
+    )
+    se.add_argument("clusters", help="clusters.jsonl from 'slmgraph cluster'")
+    se.add_argument("--out", required=True, help="folder: select.json, select.md")
+    se.add_argument(
+        "--candidate",
+        action="append",
+        help="catalog model, GGUF path, or MODEL+ADAPTER.gguf (repeatable; default: every "
+        "pulled catalog model but the teacher's)",
+    )
+    se.add_argument("--cluster", type=int, action="append", help="only these clusters")
+    se.add_argument("--n", type=int, default=20, help="held-out calls per cluster (default 20)")
+    se.add_argument("--min-agreement", type=float, default=0.8)
+    se.add_argument("--threads", type=int, help="CPU threads per model")
     ft = sub.add_parser(
         "finetune",
         help="LoRA on curated examples (distil the teacher); PEFT adapter + GGUF LoRA",
@@ -215,6 +231,40 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
     out = write(report, examples, args.out)
     print(report.markdown().split("\n### ")[0], end="")
     print(f"wrote {out / 'clusters.jsonl'} and {out / 'report.md'}")
+    return 0
+
+
+def _cmd_select(args: argparse.Namespace) -> int:
+    from slmgraph.pipeline.cluster import read_examples
+    from slmgraph.pipeline.select import default_candidates, llamacpp_runner, markdown, select
+    from slmgraph.pipeline.select import write as write_select
+
+    examples = read_examples(args.clusters)
+    report = Path(args.clusters).with_name("report.json")
+    labels = (
+        {c["id"]: c["label"] for c in json.loads(report.read_text())["clusters"]}
+        if report.exists()
+        else {}
+    )
+    teachers = sorted({str(e.get("model")) for e in examples if e.get("model")})
+    candidates = args.candidate or default_candidates(exclude=teachers)
+    if not candidates:
+        raise SlmgraphError(
+            "no candidate models: pull one ('slmgraph models pull NAME') or pass --candidate"
+        )
+    print(f"candidates: {', '.join(candidates)}", file=sys.stderr)
+    choices = select(
+        examples,
+        candidates,
+        runner=llamacpp_runner(threads=args.threads),
+        n=args.n,
+        min_agreement=args.min_agreement,
+        clusters=args.cluster,
+        labels=labels,
+    )
+    out = write_select(choices, args.out)
+    print(markdown(choices), end="")
+    print(f"wrote {out / 'select.md'}")
     return 0
 
 
@@ -320,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "feedback": _cmd_feedback,
             "cluster": _cmd_cluster,
             "finetune": _cmd_finetune,
+            "select": _cmd_select,
         }[args.command]
         return handler(args)
     except SpecError as exc:

@@ -107,6 +107,23 @@ def test_finetune_exports_a_gguf_lora_llamacpp_answers_with(
     assert answer(None) != "red"
     assert answer(result.gguf) == "red"
 
+    # S4 on the student: the base with the adapter agrees with the teacher on held-out calls,
+    # the base alone does not, and the recommendation names the adapter.
+    from slmgraph.pipeline.select import llamacpp_runner, select
+
+    heldout = [
+        {**e, "call_id": f"h{i}", "messages": [e["messages"][0], {"role": "user", "content": q}]}
+        for i, (e, q) in enumerate(zip(examples(4), ["item 100", "item 7b", "thing", "x"]))
+    ]  # fmt: skip
+    student = f"{tiny_gguf}+{result.gguf}"
+    (choice,) = select(
+        heldout, [str(tiny_gguf), student], runner=llamacpp_runner(n_ctx=256, threads=1),
+        progress=False,
+    )  # fmt: skip
+    base_score, student_score = choice.scores
+    assert student_score.agreement == 1.0 and base_score.agreement < 1.0
+    assert choice.recommendation == f"use {student} (agreement 100%)"
+
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tiny_gguf: Path, tmp_path: Path) -> None:
     out = tmp_path / "ft"

@@ -53,6 +53,19 @@ class Constraint:
             raise ValueError("a choice constraint needs at least one option")
         return cls("choice", choices=tuple(choices))
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Constraint:
+        """The inverse of :meth:`to_dict` (a constraint as stored in the call log)."""
+        if "json_schema" in data:
+            return cls.json(dict(data["json_schema"]))
+        if "grammar" in data:
+            return cls.grammar(data["grammar"].get("gbnf"), data["grammar"].get("lark"))
+        if "regex" in data:
+            return cls.pattern(str(data["regex"]))
+        if "choice" in data:
+            return cls.choice(list(data["choice"]))
+        raise ValueError(f"not a logged constraint: {sorted(data)}")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form, as stored in the call log."""
         if self.kind == "json_schema":
