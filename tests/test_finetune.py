@@ -113,7 +113,7 @@ def test_finetune_exports_a_gguf_lora_llamacpp_answers_with(
 
     heldout = [
         {**e, "call_id": f"h{i}", "messages": [e["messages"][0], {"role": "user", "content": q}]}
-        for i, (e, q) in enumerate(zip(examples(4), ["item 100", "item 7b", "thing", "x"]))
+        for i, (e, q) in enumerate(zip(examples(4), ["item 100", "item 7b", "thing", "x"], strict=True))
     ]  # fmt: skip
     student = f"{tiny_gguf}+{result.gguf}"
     (choice,) = select(
