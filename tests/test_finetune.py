@@ -30,6 +30,7 @@ from slmgraph.pipeline.finetune import (
 )
 
 SYSTEM = "Answer with the colour."
+QUESTIONS = ["item 100", "item 7b", "thing", "x"]  # held out: not in the training examples
 
 
 def examples(n: int = 16, answer: str = "red") -> list[dict[str, Any]]:
@@ -113,7 +114,7 @@ def test_finetune_exports_a_gguf_lora_llamacpp_answers_with(
 
     heldout = [
         {**e, "call_id": f"h{i}", "messages": [e["messages"][0], {"role": "user", "content": q}]}
-        for i, (e, q) in enumerate(zip(examples(4), ["item 100", "item 7b", "thing", "x"], strict=True))
+        for i, (e, q) in enumerate(zip(examples(4), QUESTIONS, strict=True))
     ]  # fmt: skip
     student = f"{tiny_gguf}+{result.gguf}"
     (choice,) = select(
