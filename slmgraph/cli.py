@@ -186,6 +186,28 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
     ft.add_argument("--restart", action="store_true", help="discard a checkpoint in --out")
     ft.add_argument("--no-gguf", action="store_true", help="keep only the PEFT adapter")
+    sh = sub.add_parser("shadow", help="agreement of shadow tiers with the answers they shadowed")
+    sh.add_argument("--log", help="call log (default: $SLMGRAPH_CALL_LOG or the XDG state dir)")
+    pr = sub.add_parser(
+        "promote",
+        help="move a node to a candidate tier in its spec file, given shadow evidence",
+    )
+    pr.add_argument("spec", help="the spec file to edit in place (comments and layout kept)")
+    pr.add_argument("node")
+    pr.add_argument("--tier", required=True, help="the candidate tier (declared under tiers:)")
+    pr.add_argument("--log", help="call log with the shadow calls (default: the default log)")
+    pr.add_argument("--min-agreement", type=float, default=0.9)
+    pr.add_argument("--min-calls", type=int, default=30)
+    pr.add_argument("--force", action="store_true", help="promote without enough evidence")
+    pr.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
+    dr = sub.add_parser(
+        "drift",
+        help="per time window: node/cluster mix, failure and fallback rates; when to re-run S2-S5",
+    )
+    dr.add_argument("--log", help="call log (default: $SLMGRAPH_CALL_LOG or the XDG state dir)")
+    dr.add_argument("--window", default="1d", help="window length: 30m, 6h, 1d, 7d (default 1d)")
+    dr.add_argument("--clusters", help="a 'slmgraph cluster' output folder: task-cluster shares")
+    dr.add_argument("--out", help="also write the report as JSON here")
     fb = sub.add_parser(
         "feedback",
         help="rate a run's answer (or one call) in the call log; curation drops negative ones",
@@ -309,6 +331,70 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_shadow(args: argparse.Namespace) -> int:
+    from slmgraph.pipeline.promote import shadow_markdown, shadow_report
+
+    summaries = shadow_report(_open_log(args.log).rows())
+    if not summaries:
+        print("no shadow calls in the log (set `shadow: TIER` on a node and run traffic)")
+        return 0
+    print(shadow_markdown(summaries), end="")
+    return 0
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from slmgraph.pipeline.promote import promote
+
+    log = None
+    try:
+        log = _open_log(args.log)
+    except SlmgraphError:
+        if not args.force:
+            raise
+    result = promote(
+        args.spec,
+        args.node,
+        args.tier,
+        log=log,
+        min_agreement=args.min_agreement,
+        min_calls=args.min_calls,
+        force=args.force,
+        dry_run=args.dry_run,
+    )
+    ev = result.evidence
+    if ev is not None:
+        print(
+            f"evidence: {ev.n} shadow calls, agreement {ev.agreement:.0%}, shadow errors "
+            f"{ev.shadow_error_rate:.0%}, p50 {ev.p50_s} s -> {ev.shadow_p50_s} s"
+        )
+    print(result.diff, end="")
+    verb = "moved" if result.written else "would move (dry run)"
+    print(f"{verb} {result.node}: {result.old_tier} -> {result.tier} in {result.path}")
+    return 0
+
+
+def _window_seconds(text: str) -> float:
+    import re
+
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw]?)", text.strip())
+    if not m:
+        raise SlmgraphError(f"--window {text!r}: use a number with s, m, h, d or w (e.g. 6h)")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+    return float(m.group(1)) * unit
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from slmgraph.pipeline.promote import drift
+
+    report = drift(
+        _open_log(args.log).rows(), window_s=_window_seconds(args.window), clusters=args.clusters
+    )
+    print(report.markdown(), end="")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    return 0
+
+
 def _cmd_feedback(args: argparse.Namespace) -> int:
     log = _open_log(args.log)
     if args.call:
@@ -371,6 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cluster": _cmd_cluster,
             "finetune": _cmd_finetune,
             "select": _cmd_select,
+            "shadow": _cmd_shadow,
+            "promote": _cmd_promote,
+            "drift": _cmd_drift,
         }[args.command]
         return handler(args)
     except SpecError as exc:

@@ -79,6 +79,12 @@ class NodeSpec(_Model):
     agent: str | None = Field(None, description="An agent from `agents:` or a registered one")
     tool: str | None = Field(None, description="A registered tool, or 'module:function'")
     tier: str | None = Field(None, description="Overrides the agent's and the graph's default")
+    shadow: str | None = Field(
+        None,
+        description="A candidate tier run beside the node's tier on each call, in the "
+        "background: its output is logged (never used), and its agreement with the answer is "
+        "the evidence 'slmgraph promote' asks for before moving the node to it",
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     max_visits: int | None = Field(
         None, ge=1, description="Bound for loops: after this many visits, go to `on_limit`"
@@ -93,6 +99,8 @@ class NodeSpec(_Model):
             raise ValueError("a node needs exactly one of 'agent' or 'tool'")
         if self.tool is not None and self.tier is not None:
             raise ValueError("a tool node runs no model, so it takes no 'tier'")
+        if self.tool is not None and self.shadow is not None:
+            raise ValueError("a tool node runs no model, so it takes no 'shadow'")
         return self
 
 

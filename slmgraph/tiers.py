@@ -4,9 +4,13 @@ node calls (logging every attempt, checking outputs, falling back to the next ti
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +22,8 @@ from slmgraph.models.fallback import FallbackChain
 from slmgraph.spec import GraphSpec, TierSpec
 from slmgraph.telemetry.calllog import CallLog, CallRecord
 from slmgraph.telemetry.context import current_graph, current_node, current_run, current_session
+
+logger = logging.getLogger(__name__)
 
 #: Trace entries of the node in progress; the graph builder collects them into state["trace"].
 trace_sink: ContextVar[list[dict[str, Any]] | None] = ContextVar("slmgraph_trace", default=None)
@@ -82,6 +88,7 @@ class TierClient:
         stop: Sequence[str] | None = None,
         seed: int | None = None,
         logprobs: bool = True,
+        shadow_of: str | None = None,
     ) -> Result:
         gen = self.spec.generation
         kwargs: dict[str, Any] = {
@@ -105,7 +112,10 @@ class TierClient:
             attempt=attempt,
             fallback_from=fallback_from,
             constraint=constraint.to_dict() if constraint else None,
-            params={k: v for k, v in kwargs.items() if v is not None},
+            params={
+                **{k: v for k, v in kwargs.items() if v is not None},
+                **({"shadow_of": shadow_of} if shadow_of else {}),
+            },
         )
         started = time.perf_counter()
         try:
@@ -178,6 +188,8 @@ class TierRegistry:
         self._given = dict(backends or {})
         self._backends: dict[str, Backend] = {}
         self._lock = threading.Lock()
+        self._shadow_pool: ThreadPoolExecutor | None = None
+        self._shadow_futures: list[Future[Any]] = []
 
     def backend(self, tier: str) -> Backend:
         if tier in self._given:
@@ -201,19 +213,65 @@ class TierRegistry:
             nxt = self.tiers[nxt].fallback
         return out
 
-    def model_client(self, tier: str) -> ModelClient:
-        return ModelClient(self, tier)
+    def model_client(self, tier: str, shadow: str | None = None) -> ModelClient:
+        return ModelClient(self, tier, shadow)
+
+    def run_shadow(self, fn: Callable[[], Any]) -> None:
+        """Run a shadow call off the node's path: one worker, in call order, so a candidate
+        model never runs two calls at once (and on a small machine competes with at most one
+        primary call). Interpreter exit waits for queued shadow calls."""
+        with self._lock:
+            if self._shadow_pool is None:
+                self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="slmgraph-shadow")
+            pool = self._shadow_pool
+        self._shadow_futures = [f for f in self._shadow_futures if not f.done()]
+        self._shadow_futures.append(pool.submit(fn))
+
+    def wait_shadows(self, timeout: float | None = None) -> None:
+        """Block until the queued shadow calls are done (tests, benchmarks, shutdown)."""
+        for f in list(self._shadow_futures):
+            f.result(timeout=timeout)
 
 
 class ModelClient:
-    """What a node calls: the node's tier, with the tier's fallback chain as a wrapper."""
+    """What a node calls: the node's tier, with the tier's fallback chain as a wrapper, and
+    optionally a shadow tier that answers the same call in the background (logged, unused)."""
 
-    def __init__(self, registry: TierRegistry, tier: str) -> None:
+    def __init__(self, registry: TierRegistry, tier: str, shadow: str | None = None) -> None:
         self.registry = registry
         self.tier = tier
+        self.shadow = shadow
 
     def complete(
         self, messages: Sequence[Message], constraint: Constraint | None = None, **kwargs: Any
     ) -> Result:
         chain = FallbackChain(self.registry, self.registry.chain(self.tier))
-        return chain.complete(messages, constraint, **kwargs)
+        group = uuid.uuid4().hex
+        result = chain.complete(messages, constraint, call_group=group, **kwargs)
+        if self.shadow is not None:
+            self._shadow(list(messages), constraint, group, result.tier, kwargs)
+        return result
+
+    def _shadow(
+        self,
+        messages: list[Message],
+        constraint: Constraint | None,
+        group: str,
+        answered_by: str,
+        kwargs: dict[str, Any],
+    ) -> None:
+        assert self.shadow is not None
+        shadow = self.shadow
+        registry = self.registry
+        context = contextvars.copy_context()  # the run, node and graph ids for the log
+
+        def call() -> None:
+            trace_sink.set(None)  # the node's trace is closed by now; the log has the call
+            try:
+                registry.client(shadow).complete(
+                    messages, constraint, call_group=group, shadow_of=answered_by, **kwargs
+                )
+            except Exception as exc:  # logged as an error row by the client; never raised
+                logger.debug("shadow call on %r failed: %s", shadow, exc)
+
+        registry.run_shadow(lambda: context.run(call))

@@ -185,6 +185,18 @@ def _check_nodes(spec: GraphSpec) -> Iterator[SpecIssue]:
                 impl, issues = _impl("agent", node.agent, f"{path}.agent", list(spec.agents))
             yield from issues
             tier = resolve_tier(spec, name)
+            if node.shadow is not None and node.shadow not in spec.tiers:
+                yield SpecIssue(
+                    f"{path}.shadow",
+                    f"Unknown tier {node.shadow!r}",
+                    did_you_mean(node.shadow, spec.tiers, "tiers"),
+                )
+            elif node.shadow is not None and node.shadow == tier:
+                yield SpecIssue(
+                    f"{path}.shadow",
+                    f"The shadow tier {node.shadow!r} is the node's own tier",
+                    "Shadow a candidate tier, or remove `shadow:` after promoting to it.",
+                )
             if node.tier is not None and node.tier not in spec.tiers:
                 yield SpecIssue(
                     f"{path}.tier",

@@ -291,7 +291,7 @@ def _node_runner(
         params=impl.params.model_validate(params),
         spec=spec,
         tier=tier,
-        model=tiers.model_client(tier) if tier else None,
+        model=tiers.model_client(tier, shadow=node.shadow) if tier else None,
     )
     fn = impl.factory(env)
 

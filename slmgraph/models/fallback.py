@@ -23,7 +23,7 @@ class FallbackChain:
     def complete(
         self, messages: Sequence[Message], constraint: Constraint | None = None, **kwargs: Any
     ) -> Result:
-        group = uuid.uuid4().hex
+        group = kwargs.pop("call_group", None) or uuid.uuid4().hex
         errors: list[tuple[str, ModelError]] = []
         attempt = 0
         previous: str | None = None

@@ -62,14 +62,38 @@ def _tfidf(texts: Sequence[str]) -> Any:
     return vec, vec.fit_transform(texts)
 
 
-def _tfidf_part(texts: Sequence[str]) -> Any:
-    """TF-IDF rows of one part; the empty vocabulary (every text empty) is a zero column."""
+def _tfidf_part(texts: Sequence[str]) -> tuple[Any, dict[str, Any] | None]:
+    """TF-IDF rows of one part and the fitted vocabulary (to embed later calls alike); the
+    empty vocabulary (every text empty) is a zero column."""
     import numpy as np
 
     try:
-        return _tfidf(texts)[1].toarray()
+        vec, m = _tfidf(texts)
     except ValueError:  # empty vocabulary
+        return np.zeros((len(texts), 1)), None
+    vocab = {
+        "vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()},
+        "idf": [float(x) for x in vec.idf_],
+    }
+    return m.toarray(), vocab
+
+
+def _tfidf_apply(texts: Sequence[str], fitted: dict[str, Any] | None) -> Any:
+    import numpy as np
+
+    if fitted is None:
         return np.zeros((len(texts), 1))
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(
+        token_pattern=r"(?u)\b[A-Za-z_][A-Za-z_]{2,}\b",
+        stop_words="english",
+        sublinear_tf=True,
+        vocabulary=fitted["vocabulary"],
+    )
+    vec.fit([""])  # sets up the analyzer; idf comes from the clustering run
+    vec.idf_ = np.asarray(fitted["idf"])
+    return vec.transform(texts).toarray()
 
 
 def embed(
@@ -105,8 +129,31 @@ def embed(
                     progress(min(i + step, len(unique)), len(unique))
             blocks = [np.stack([vectors[t] for t in col]) for col in columns]
             return np.hstack(blocks) / np.sqrt(3.0), "minilm"
-    blocks = [_tfidf_part(col) for col in columns]
-    return np.hstack(blocks) / np.sqrt(3.0), "tfidf"
+    fitted = [_tfidf_part(col) for col in columns]
+    _LAST_TFIDF[:] = [v for _, v in fitted]
+    return np.hstack([m for m, _ in fitted]) / np.sqrt(3.0), "tfidf"
+
+
+#: The TF-IDF vocabularies of the last :func:`embed` (saved beside the clusters, so later
+#: calls are embedded in the same space).
+_LAST_TFIDF: list[dict[str, Any] | None] = []
+
+
+def embed_with(
+    examples: Sequence[dict[str, Any]], embedder: str, tfidf_file: Path | None = None
+) -> Any:
+    """Embed new calls as a finished clustering did (``drift`` assigns them to its clusters)."""
+    import numpy as np
+
+    parts = [call_parts(e) for e in examples]
+    columns = [[p[i] for p in parts] for i in range(3)]
+    if embedder == "minilm":
+        return embed(examples, "minilm")[0]
+    if tfidf_file is None:
+        raise SlmgraphError("TF-IDF clusters need their tfidf.json to embed new calls")
+    fitted = json.loads(Path(tfidf_file).read_text())
+    blocks = [_tfidf_apply(col, f) for col, f in zip(columns, fitted, strict=True)]
+    return np.hstack(blocks) / np.sqrt(3.0)
 
 
 def _labels_kmeans(x: Any, k: int | None, seed: int, k_max: int) -> tuple[Any, dict[int, float]]:
@@ -173,6 +220,10 @@ class ClusterReport:
     silhouette_by_k: dict[int, float]
     ari_vs_node: float | None
     assignments: list[int]
+    centroids: Any = None
+    centroid_ids: list[int] = field(default_factory=list)
+    floor: float = 0.0
+    tfidf: list[dict[str, Any] | None] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -280,6 +331,15 @@ def cluster(
                 samples=user,
             )
         )
+    ids = sorted(c for c in set(labels) if c != -1)
+    arr = np.asarray(labels)
+    centroids = np.stack([x[arr == c].mean(axis=0) for c in ids]) if ids else np.zeros((0, 1))
+    floor = 0.0
+    if ids:
+        unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+        cunit = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+        own = [float(unit[i] @ cunit[ids.index(c)]) for i, c in enumerate(labels) if c != -1]
+        floor = min(own) - 0.05  # a little below the loosest member seen
     return ClusterReport(
         n=len(examples),
         method=method,
@@ -289,6 +349,10 @@ def cluster(
         silhouette_by_k=scores,
         ari_vs_node=ari,
         assignments=labels,
+        centroids=centroids,
+        centroid_ids=ids,
+        floor=floor,
+        tfidf=list(_LAST_TFIDF) if used == "tfidf" else None,
     )
 
 
@@ -323,6 +387,18 @@ def write(report: ClusterReport, examples: Sequence[dict[str, Any]], out: str | 
         for e, c in zip(examples, report.assignments, strict=True):
             f.write(json.dumps({**e, "cluster": c}, ensure_ascii=False) + "\n")
     (d / "report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    if report.centroids is not None:
+        import numpy as np
+
+        np.savez(
+            d / "centroids.npz",
+            centroids=report.centroids,
+            ids=np.asarray(report.centroid_ids, dtype=np.int64),
+            floor=np.asarray(report.floor),
+            embedder=np.asarray(report.embedder),
+        )
+    if report.tfidf is not None:
+        (d / "tfidf.json").write_text(json.dumps(report.tfidf) + "\n")
     (d / "report.md").write_text(report.markdown())
     return d
 
