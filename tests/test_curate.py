@@ -34,16 +34,21 @@ def test_curate_drops_failures_duplicates_and_scrubs(tmp_path: Path) -> None:
     bad = _call("Count orders", "SELECT 1")
     log.record(bad)
     log.feedback(bad.call_id, -1.0, "wrong")
-    log.record(_call("Count orders from 10.1.2.3", "SELECT count(*) FROM o", tier="llm"))
+    log.record(
+        _call("Count orders from 10.1.2.3", "SELECT count(*) FROM o", tier="llm", run_id="r7")
+    )
+    log.record(_call("Count orders", "SELECT 2", tier="cand", params={"shadow_of": "llm"}))
     report = curate(log, tmp_path / "out.jsonl")
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert report.read == 6 and report.kept == 2
+    assert report.read == 7 and report.kept == 2
     assert report.dropped == {
         "duplicate": 1,
         "status error": 1,
         "status cancelled": 1,
         "negative feedback": 1,
+        "shadow call": 1,
     }
+    assert rows[1]["run_id"] == "r7" and rows[1]["tier"] == "llm"
     assert rows[0]["messages"][0]["content"] == "Orders of <EMAIL_1>?"
     assert rows[0]["output"] == "SELECT * FROM o WHERE email = '<EMAIL_1>'"  # same placeholder
     assert rows[1]["messages"][0]["content"] == "Count orders from <IP_ADDRESS_1>"

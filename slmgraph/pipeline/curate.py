@@ -1,11 +1,12 @@
 """S2 Curate: from the call log to training examples.
 
-Keeps the calls that succeeded (drops ``error`` and ``cancelled`` rows, and calls whose user
-feedback is negative), removes duplicates (same node, same messages, same output), scrubs PII
+Keeps the calls that succeeded (drops ``error`` and ``cancelled`` rows, calls whose user
+feedback is negative, and shadow calls — a candidate's answer is not the teacher's), removes duplicates (same node, same messages, same output), scrubs PII
 from each call's messages and output as one record (so a placeholder means the same value in
 the prompt and in the answer), and writes one JSON line per example:
 
-    {"call_id", "node", "tier", "model", "messages", "output", "constraint", "ts"}
+    {"call_id", "run_id", "session_id", "node", "tier", "model", "messages", "output",
+     "constraint", "ts"}
 
 plus a report (counts of calls read, kept and dropped by reason, and PII replaced per entity
 type). The node name is the workload id the later steps group by.
@@ -78,6 +79,9 @@ def curate(
             if nodes is not None and row.get("node") not in nodes:
                 report.dropped["other node"] += 1
                 continue
+            if row.get("params") and '"shadow_of"' in str(row["params"]):
+                report.dropped["shadow call"] += 1  # a candidate's answer, not the teacher's
+                continue
             if row["status"] != "ok":
                 report.dropped[f"status {row['status']}"] += 1
                 continue
@@ -103,6 +107,8 @@ def curate(
                 report.pii.update(counts)
             example = {
                 "call_id": row["call_id"],
+                "run_id": row.get("run_id"),
+                "session_id": row.get("session_id"),
                 "node": row.get("node"),
                 "tier": row.get("tier"),
                 "model": row.get("model"),
