@@ -27,8 +27,14 @@ from slmgraph.eval.report import markdown, spider_targets, targets_markdown
 from slmgraph.eval.systems import LLM, SLM, SYSTEMS, fingerprint, make_system
 
 HERE = Path(__file__).parent
-DEFAULT_SYSTEMS = ["zeroshot-0.5b", "zeroshot-1.5b", "langchain-sql-agent-0.5b", "slmgraph-slm",
-                   "slmgraph-slm-nogrammar", "slmgraph-cascade"]
+DEFAULT_SYSTEMS = [
+    "zeroshot-0.5b",
+    "zeroshot-1.5b",
+    "langchain-sql-agent-0.5b",
+    "slmgraph-slm",
+    "slmgraph-slm-nogrammar",
+    "slmgraph-cascade",
+]
 
 
 def plot(summaries: list[dict], path: Path) -> None:
@@ -40,19 +46,31 @@ def plot(summaries: list[dict], path: Path) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
     for s in summaries:
         a.scatter(s["cost_per_question"] * 1e6, s["ex"] * 100, s=60)
-        a.annotate(s["name"], (s["cost_per_question"] * 1e6, s["ex"] * 100),
-                   textcoords="offset points", xytext=(5, 5), fontsize=8)
+        a.annotate(
+            s["name"],
+            (s["cost_per_question"] * 1e6, s["ex"] * 100),
+            textcoords="offset points",
+            xytext=(5, 5),
+            fontsize=8,
+        )
     a.set_xlabel("cost per question (micro-dollars, catalog prices)")
     a.set_ylabel("execution accuracy (%)")
     a.set_title("EX against cost")
     a.grid(alpha=0.3)
-    levels = [h for h in ("easy", "medium", "hard", "extra")
-              if any(h in s["ex_by_hardness"] for s in summaries)]
+    levels = [
+        h
+        for h in ("easy", "medium", "hard", "extra")
+        if any(h in s["ex_by_hardness"] for s in summaries)
+    ]
     width = 0.8 / max(1, len(summaries))
     for i, s in enumerate(summaries):
         xs = [j + i * width for j in range(len(levels))]
-        b.bar(xs, [s["ex_by_hardness"].get(h, {}).get("ex", 0) * 100 for h in levels],
-              width=width, label=s["name"])
+        b.bar(
+            xs,
+            [s["ex_by_hardness"].get(h, {}).get("ex", 0) * 100 for h in levels],
+            width=width,
+            label=s["name"],
+        )
     b.set_xticks([j + 0.4 - width / 2 for j in range(len(levels))], levels)
     b.set_ylabel("EX (%)")
     b.set_title("EX by hardness")
@@ -66,15 +84,24 @@ def main() -> None:
     ap.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "spider"))
     ap.add_argument("--limit", type=int, default=200, help="stratified sample size (0: all)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
-                    help=f"comma-separated, of: {', '.join(SYSTEMS)}")
+    ap.add_argument(
+        "--systems",
+        default=",".join(DEFAULT_SYSTEMS),
+        help=f"comma-separated, of: {', '.join(SYSTEMS)}",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", default=str(HERE / "runs" / "spider"))
-    ap.add_argument("--no-report", action="store_true",
-                    help="answer only; leave benchmarks/results alone (e.g. building up the 640 "
-                    "in the background while the committed report covers a sample)")
-    ap.add_argument("--report-only", action="store_true",
-                    help="answer nothing: report the sampled questions already answered")
+    ap.add_argument(
+        "--no-report",
+        action="store_true",
+        help="answer only; leave benchmarks/results alone (e.g. building up the 640 "
+        "in the background while the committed report covers a sample)",
+    )
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="answer nothing: report the sampled questions already answered",
+    )
     args = ap.parse_args()
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     if not Path(args.data, "dev.json").exists():
@@ -140,7 +167,8 @@ def write_report(summaries: list[dict], args: argparse.Namespace, n_sample: int)
         f"Command: `{result['command']}`\n\n{markdown(summaries)}\n"
         f"## Targets\n\n{targets_markdown(targets)}\n"
         f"![EX against cost; EX by hardness](spider-{today}.png)\n"
-        + (f"\n{notes.read_text()}" if (notes := HERE / "spider-notes.md").exists() else ""))
+        + (f"\n{notes.read_text()}" if (notes := HERE / "spider-notes.md").exists() else "")
+    )
 
 
 if __name__ == "__main__":

@@ -33,10 +33,14 @@ def catalog(tables_json: Path) -> Schema:
         names = [f"{db['db_id']}.{t}" for t in db["table_names_original"]]
         cols: dict[int, list[Column]] = {i: [] for i in range(len(names))}
         index: dict[int, tuple[str, str]] = {}
-        pks = set(db["primary_keys"]) if all(isinstance(p, int) for p in db["primary_keys"]) \
+        pks = (
+            set(db["primary_keys"])
+            if all(isinstance(p, int) for p in db["primary_keys"])
             else {x for p in db["primary_keys"] for x in (p if isinstance(p, list) else [p])}
-        for ci, ((ti, cname), ctype) in enumerate(zip(db["column_names_original"],
-                                                      db["column_types"], strict=True)):
+        )
+        for ci, ((ti, cname), ctype) in enumerate(
+            zip(db["column_names_original"], db["column_types"], strict=True)
+        ):
             if ti < 0:
                 continue
             cols[ti].append(Column(names[ti], cname, ctype.upper(), ci in pks))
@@ -53,8 +57,11 @@ def catalog(tables_json: Path) -> Schema:
 def gold_tables(item: dict) -> set[str]:
     tree = sqlglot.parse_one(item["query"], read="sqlite")
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-    return {f"{item['db_id']}.{t.name}".lower() for t in tree.find_all(exp.Table)
-            if t.name.lower() not in ctes}
+    return {
+        f"{item['db_id']}.{t.name}".lower()
+        for t in tree.find_all(exp.Table)
+        if t.name.lower() not in ctes
+    }
 
 
 def main() -> None:
@@ -100,9 +107,7 @@ def main() -> None:
         "methods": {
             m: {
                 "recall_at_k": {str(k): round(hits[m][k] / n, 4) for k in KS},
-                "recall_at_k_with_fk_expansion": {
-                    str(k): round(hits_fk[m][k] / n, 4) for k in KS
-                },
+                "recall_at_k_with_fk_expansion": {str(k): round(hits_fk[m][k] / n, 4) for k in KS},
                 "latency_s_per_question": {
                     "p50": round(statistics.median(latencies[m]), 4),
                     "max": round(max(latencies[m]), 4),
@@ -111,11 +116,13 @@ def main() -> None:
             for m in methods
         },
         "note": "recall@k: share of questions whose gold tables are all in the top k; with FK "
-                "expansion the k best tables are joined by their foreign-key neighbours (up to "
-                "1.5 k tables); hybrid = reciprocal-rank fusion of BM25 and MiniLM; the "
-                "top-level recall_at_k is BM25's (the graph's default prefilter)",
-        "latency_s_per_question": {"p50": round(statistics.median(latencies["bm25"]), 4),
-                                   "max": round(max(latencies["bm25"]), 4)},
+        "expansion the k best tables are joined by their foreign-key neighbours (up to "
+        "1.5 k tables); hybrid = reciprocal-rank fusion of BM25 and MiniLM; the "
+        "top-level recall_at_k is BM25's (the graph's default prefilter)",
+        "latency_s_per_question": {
+            "p50": round(statistics.median(latencies["bm25"]), 4),
+            "max": round(max(latencies["bm25"]), 4),
+        },
         "target": "recall@10 >= 95% at < 2 s per question",
     }
     (HERE / "results" / "table-linking-latest.json").write_text(json.dumps(result, indent=2) + "\n")

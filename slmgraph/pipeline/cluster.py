@@ -165,18 +165,19 @@ def _labels_kmeans(x: Any, k: int | None, seed: int, k_max: int) -> tuple[Any, d
         if not 1 <= k <= n:
             raise SlmgraphError(f"--k {k}: needs 1 <= k <= the number of calls ({n})")
         return KMeans(k, n_init=10, random_state=seed).fit_predict(x), {}
+    import numpy as np
+
     scores: dict[int, float] = {}
     best: Any = None
-    for kk in range(2, min(k_max, n - 1) + 1):
+    distinct = len(np.unique(np.round(x, 6), axis=0))  # repeated prompts are one point
+    for kk in range(2, min(k_max, n - 1, distinct) + 1):
         labels = KMeans(kk, n_init=10, random_state=seed).fit_predict(x)
         if len(set(labels)) < 2:
             continue
         scores[kk] = float(silhouette_score(x, labels, metric="cosine"))
         if best is None or scores[kk] > scores[best[0]]:
             best = (kk, labels)
-    if best is None:  # too few calls to compare k: one cluster
-        import numpy as np
-
+    if best is None:  # too few distinct calls to compare k: one cluster
         return np.zeros(n, dtype=int), scores
     return best[1], scores
 

@@ -1,9 +1,10 @@
 """S2 Curate: from the call log to training examples.
 
 Keeps the calls that succeeded (drops ``error`` and ``cancelled`` rows, calls whose user
-feedback is negative, and shadow calls — a candidate's answer is not the teacher's), removes duplicates (same node, same messages, same output), scrubs PII
-from each call's messages and output as one record (so a placeholder means the same value in
-the prompt and in the answer), and writes one JSON line per example:
+feedback is negative, and shadow calls — a candidate's answer is not the teacher's), removes
+duplicates (same node, same messages, same output), scrubs PII from each call's messages and
+output as one record (so a placeholder means the same value in the prompt and in the answer),
+and writes one JSON line per example:
 
     {"call_id", "run_id", "session_id", "node", "tier", "model", "messages", "output",
      "constraint", "ts"}

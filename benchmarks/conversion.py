@@ -1,0 +1,338 @@
+"""The LLM-to-SLM conversion pipeline end to end on Spider: teacher -> log -> curate -> cluster
+-> select -> LoRA -> student, measured on the public dev sample.
+
+    .venv/bin/python benchmarks/conversion.py --stage all --n-train 400 --n-eval 100
+
+Stages (each resumable; work in benchmarks/runs/conversion/, not committed):
+
+1. ``teach``: the query-writer with its SQL-writing steps on the 1.5B model (the teacher; grammar
+   on, no escalation) answers ``--n-train`` Spider *train* questions; every model call goes to
+   ``teacher.sqlite`` (the call log).
+2. ``curate``: ``slmgraph curate`` on that log; each example is then execution-checked against
+   the question's gold query (``verified``) and carries its ``db`` and ``gold``.
+3. ``cluster``: ``slmgraph cluster`` on the curated calls (report: task clusters, ARI vs nodes).
+4. ``select``: the catalog's candidate SLMs on held-out ``write_sql`` calls (EX agreement).
+5. ``finetune``: LoRA on the 0.5B with the verified ``write_sql`` examples (GGUF LoRA out).
+6. ``eval``: on ``--n-eval`` stratified dev questions: the student before (``slmgraph-slm``),
+   the student after (same, with the adapter), and the teacher.
+7. ``report``: ``benchmarks/results/conversion-latest.json`` and a dated markdown report.
+
+Train and dev databases are disjoint: the student never sees a dev database while training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import platform
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from slmgraph.agents.sql.common import extract_sql
+from slmgraph.eval import evaluate, load_split
+from slmgraph.eval.dataset import Item, stratified_sample
+from slmgraph.eval.execution import execution_match
+from slmgraph.eval.systems import Prediction, query_writer_spec
+from slmgraph.spec import GraphSpec, load_spec
+from slmgraph.telemetry.calllog import CallLog
+
+HERE = Path(__file__).parent
+DATA = HERE.parent.parent / "shared" / "data" / "spider"
+WORK = HERE / "runs" / "conversion"
+STUDENT = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+TEACHER = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+STAGES = ("teach", "curate", "cluster", "select", "finetune", "eval", "report")
+
+
+def writer_spec(model: str, threads: int, lora: Path | None = None) -> GraphSpec:
+    """``slmgraph-slm`` (query-writer, grammar on, no escalation) with its tier on ``model``."""
+    spec = query_writer_spec("slm", threads)
+    data = spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
+    tier = data["tiers"]["slm"]
+    tier["model"] = model
+    if lora is not None:
+        tier.setdefault("settings", {})["lora_path"] = str(lora)
+    return load_spec(data)
+
+
+class LoggedWriter:
+    """The query-writer as an eval system that logs its calls and remembers each run's id."""
+
+    def __init__(self, name: str, spec: GraphSpec, log: CallLog | None, runs: Path) -> None:
+        from slmgraph.graphs.builder import build
+
+        self.name = name
+        self.built = build(spec, call_log=log if log is not None else False)
+        self.runs = runs
+
+    def predict(self, item: Item) -> Prediction:
+        from slmgraph.runner import run
+
+        start = time.perf_counter()
+        result = run(
+            self.built, {"question": item.question, "db": str(item.db_path)}, session_id=item.id
+        )
+        with self.runs.open("a") as f:
+            f.write(json.dumps({"id": item.id, "run_id": result.run_id}) + "\n")
+        state = result.state
+        return Prediction(
+            state.get("sql"),
+            result.error or state.get("final_error"),
+            bool(state.get("escalated")),
+            [t for t in result.trace if t.get("model")],
+            time.perf_counter() - start,
+        )
+
+
+def train_items(n: int, seed: int) -> list[Item]:
+    items = load_split(DATA, "train")
+    return random.Random(seed).sample(items, n)
+
+
+def stage_teach(args: argparse.Namespace) -> dict[str, Any]:
+    log = CallLog(WORK / "teacher.sqlite")
+    system = LoggedWriter(
+        "teacher-1.5b", writer_spec(TEACHER, args.threads), log, WORK / "teach-runs.jsonl"
+    )
+    summary = evaluate(system, train_items(args.n_train, args.seed), WORK / "teach")
+    log.close()
+    return summary
+
+
+def stage_curate(args: argparse.Namespace) -> dict[str, Any]:
+    from slmgraph.pipeline.curate import curate
+
+    report = curate(CallLog(WORK / "teacher.sqlite"), WORK / "curated-raw.jsonl")
+    by_run = {}
+    for line in (WORK / "teach-runs.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        by_run[rec["run_id"]] = rec["id"]
+    items = {it.id: it for it in train_items(args.n_train, args.seed)}
+    n_verified = 0
+    with (WORK / "curated.jsonl").open("w") as f:
+        for line in (WORK / "curated-raw.jsonl").read_text().splitlines():
+            ex = json.loads(line)
+            item = items.get(by_run.get(ex.get("run_id"), ""))
+            if item is None:
+                continue
+            ok = False
+            if ex["node"] in ("write_sql", "fix_sql"):
+                ok, _, _ = execution_match(item.db_path, item.gold, extract_sql(ex["output"]))
+            ex.update(db=str(item.db_path), gold=item.gold, question_id=item.id, verified=ok)
+            n_verified += ok
+            f.write(json.dumps(ex, ensure_ascii=False) + "\n")
+    return {**report.as_dict(), "verified": n_verified}
+
+
+def stage_cluster(args: argparse.Namespace) -> dict[str, Any]:
+    from slmgraph.pipeline.cluster import cluster, read_examples, stderr_progress, write
+
+    examples = read_examples(WORK / "curated.jsonl")
+    report = cluster(examples, progress=stderr_progress)
+    write(report, examples, WORK / "clusters")
+    return report.as_dict()
+
+
+def stage_select(args: argparse.Namespace) -> dict[str, Any]:
+    from slmgraph.pipeline.cluster import read_examples
+    from slmgraph.pipeline.select import llamacpp_runner, select
+    from slmgraph.pipeline.select import write as write_select
+
+    examples = [
+        {**e, "cluster": 0}
+        for e in read_examples(WORK / "curated.jsonl")
+        if e["node"] == "write_sql"
+    ]
+    choices = select(
+        examples,
+        ["smollm2-135m-instruct-q4_1", STUDENT],
+        runner=llamacpp_runner(threads=args.threads),
+        n=args.n_select,
+        labels={0: "write_sql (teacher: 1.5B)"},
+    )
+    write_select(choices, WORK / "select")
+    return {"clusters": [c.as_dict() for c in choices]}
+
+
+def training_examples() -> list[dict[str, Any]]:
+    from slmgraph.pipeline.cluster import read_examples
+    from slmgraph.pipeline.finetune import select_examples
+
+    return select_examples(
+        read_examples(WORK / "curated.jsonl"), nodes=["write_sql"], verified_only=True
+    )
+
+
+def stage_finetune(args: argparse.Namespace) -> dict[str, Any]:
+    from slmgraph.pipeline.finetune import FinetuneConfig, finetune
+
+    config = FinetuneConfig(
+        base=STUDENT,
+        epochs=args.epochs,
+        lr=args.lr,
+        rank=args.rank,
+        alpha=2 * args.rank,
+        max_length=args.max_length,
+        grad_accum=4,
+        checkpoint_every=5,
+    )
+    result = finetune(training_examples(), WORK / "student", config, threads=args.threads)
+    return result.as_dict()
+
+
+def stage_eval(args: argparse.Namespace) -> dict[str, Any]:
+    items = stratified_sample(load_split(DATA, "dev"), args.n_eval, args.seed)
+    adapter = WORK / "student" / "adapter.gguf"
+    if not adapter.exists():
+        sys.exit(f"no {adapter}: run --stage finetune first")
+    out = {}
+    for name, spec in (
+        ("student-before", writer_spec(STUDENT, args.threads)),
+        ("student-after", writer_spec(STUDENT, args.threads, adapter)),
+        ("teacher", writer_spec(TEACHER, args.threads)),
+    ):
+        system = LoggedWriter(name, spec, None, WORK / f"eval-{name}-runs.jsonl")
+        out[name] = evaluate(
+            system, items, WORK / "eval" / f"n{args.n_eval}-seed{args.seed}" / name
+        )
+    return out
+
+
+def stage_report(args: argparse.Namespace) -> dict[str, Any]:
+    def load(path: Path) -> Any:
+        return json.loads(path.read_text()) if path.exists() else None
+
+    ev = WORK / "eval" / f"n{args.n_eval}-seed{args.seed}"
+    before = load(ev / "student-before" / "summary.json")
+    after = load(ev / "student-after" / "summary.json")
+    teacher = load(ev / "teacher" / "summary.json")
+    ft = load(WORK / "student" / "finetune.json")
+    teach = load(WORK / "teach" / "summary.json")
+    if not (before and after and teacher and ft):
+        sys.exit("missing stages: run --stage all first")
+    gap = teacher["ex"] - before["ex"]
+    closed = (after["ex"] - before["ex"]) / gap if gap > 0 else None
+    result = {
+        "machine": f"{platform.node()} ({platform.processor() or platform.machine()}), "
+        f"{args.threads} threads",
+        "date": dt.date.today().isoformat(),
+        "data": str(DATA),
+        "teacher": TEACHER,
+        "student": STUDENT,
+        "teacher_ex": teacher["ex"],
+        "student_before_ex": before["ex"],
+        "student_after_ex": after["ex"],
+        "gap_closed": closed,
+        "target_met": closed is not None and closed >= 0.5,
+        "n_train": ft["n_examples"],
+        "n_train_questions": args.n_train,
+        "teacher_train_ex": teach["ex"] if teach else None,
+        "n_eval": args.n_eval,
+        "eval_seed": args.seed,
+        "train_seconds": ft["seconds"],
+        "device": ft["device"],
+        "finetune": {k: ft[k] for k in ("steps", "n_skipped", "config")},
+        "eval": {"student_before": before, "student_after": after, "teacher": teacher},
+    }
+    res = HERE / "results"
+    (res / "conversion-latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    (res / f"conversion-{result['date']}.md").write_text(markdown_report(result, args))
+    return result
+
+
+def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1%}"
+
+    ev = r["eval"]
+    rows = [
+        ("teacher (1.5B)", ev["teacher"]),
+        ("student before (0.5B)", ev["student_before"]),
+        ("student after (0.5B + LoRA)", ev["student_after"]),
+    ]
+    table = [
+        "| system | EX | 95% CI | valid SQL | p50 s |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {name} | {pct(s['ex'])} | {pct(s['ex_ci95'][0])}-{pct(s['ex_ci95'][1])} "
+            f"| {pct(s['valid_sql_rate'])} | {s['p50_s']:.1f} |"
+            for name, s in rows
+        ],
+    ]
+    closed = r["gap_closed"]
+    verdict = (
+        f"The student closed {pct(closed)} of its EX gap to the teacher "
+        f"(target: at least 50%): {'met' if r['target_met'] else 'missed'}."
+        if closed is not None
+        else "The teacher is not ahead of the student on this sample: no gap to close."
+    )
+    ft = r["finetune"]
+    return "\n".join(
+        [
+            f"# LLM-to-SLM conversion on Spider ({r['date']})",
+            "",
+            f"Machine: {r['machine']}; device for training: {r['device']}.",
+            f"Teacher {r['teacher']}, student {r['student']}; query-writer with grammar on, no "
+            "escalation, SQL-writing step on the model named.",
+            "",
+            "```",
+            f".venv/bin/python benchmarks/conversion.py --stage all --n-train {args.n_train} "
+            f"--n-eval {args.n_eval} --seed {args.seed} --epochs {args.epochs} "
+            f"--rank {args.rank} --lr {args.lr}",
+            "```",
+            "",
+            *table,
+            "",
+            verdict,
+            "",
+            f"Training: {r['n_train']} execution-verified write_sql examples from "
+            f"{r['n_train_questions']} train questions (teacher EX on them: "
+            f"{pct(r['teacher_train_ex'])}); {ft['steps']} optimizer steps in "
+            f"{r['train_seconds'] / 60:.0f} min; skipped: {ft['n_skipped'] or 'none'}. "
+            f"Evaluation: {r['n_eval']} stratified public dev questions (seed {r['eval_seed']}); "
+            "train and dev databases are disjoint.",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--stage", default="all", help=f"one of {', '.join(STAGES)}, or all")
+    ap.add_argument("--n-train", type=int, default=400, help="train questions for the teacher")
+    ap.add_argument("--n-eval", type=int, default=100, help="stratified dev questions")
+    ap.add_argument("--n-select", type=int, default=20, help="held-out calls for select")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=float, default=2.0)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--max-length", type=int, default=2048)
+    args = ap.parse_args()
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    if not (DATA / "train.json").exists():
+        sys.exit(f"Spider data not found at {DATA} (see ../shared/data/README.md)")
+    WORK.mkdir(parents=True, exist_ok=True)
+    stages = STAGES if args.stage == "all" else tuple(args.stage.split(","))
+    fns = {s: globals()[f"stage_{s}"] for s in STAGES}
+    for s in stages:
+        if s not in fns:
+            sys.exit(f"unknown stage {s!r}: {', '.join(STAGES)}")
+        t0 = time.perf_counter()
+        print(f"== {s}", file=sys.stderr)
+        out = fns[s](args)
+        (WORK / f"{s}.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
+        print(f"== {s} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=HERE).stdout.strip()  # fmt: skip
+    print(f"commit {commit}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
