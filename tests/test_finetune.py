@@ -72,6 +72,22 @@ def test_encode_masks_the_prompt(tiny_gguf: Path) -> None:
     assert encode(tok, examples(1)[0], 10) == "longer than max_length"
 
 
+def test_output_only_loss_is_the_same_loss(tiny_gguf: Path) -> None:
+    """The CPU-friendly mode changes which gradients flow, not the loss it reports."""
+    import torch
+
+    from slmgraph.pipeline.finetune import _output_only_loss
+
+    model, tok, _ = load_base(str(tiny_gguf))
+    model.eval()
+    ids, labels = encode(tok, examples(1)[0], 1024)  # type: ignore[misc]
+    x = torch.tensor([ids])
+    with torch.no_grad():
+        exact = model(input_ids=x, labels=torch.tensor([labels])).loss
+        fast = _output_only_loss(model, x, labels)
+    assert abs(float(exact) - float(fast)) < 1e-4
+
+
 def test_select_examples() -> None:
     ex = examples(4)
     ex[1]["verified"] = False
@@ -89,7 +105,9 @@ def test_finetune_exports_a_gguf_lora_llamacpp_answers_with(
         pytest.skip("llama.cpp's converter is not fetched yet (make setup fetches it)")
     from llama_cpp import Llama
 
-    result = finetune(examples(), tmp_path / "ft", config(tiny_gguf), threads=1, progress=None)
+    # the CPU-friendly mode (prompt without gradients) must learn too
+    cfg = config(tiny_gguf, prompt_grad=False)
+    result = finetune(examples(), tmp_path / "ft", cfg, threads=1, progress=None)
     assert result.steps == 32 and result.resumed_from == 0 and result.device == "cpu"
     assert result.losses[-1] < result.losses[0] / 20
     assert result.gguf is not None and result.gguf.stat().st_size > 0

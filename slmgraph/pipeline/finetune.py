@@ -56,6 +56,11 @@ class FinetuneConfig:
     checkpoint_every: int = 25
     seed: int = 0
     max_steps: int | None = None
+    #: False: the prompt runs once without gradients and only the output tokens backpropagate
+    #: (the adapter still learns on every layer at the output positions, but not through the
+    #: prompt's keys and values). About 2x faster on a CPU, where a long schema dominates;
+    #: True is the exact gradient.
+    prompt_grad: bool = True
 
     def fingerprint(self, examples: Sequence[dict[str, Any]]) -> str:
         """What must match for a checkpoint to be resumed: settings and the training data."""
@@ -280,8 +285,11 @@ def finetune(
         for i in batch:
             ids, labels = data[i]
             x = torch.tensor([ids], device=device)
-            y = torch.tensor([labels], device=device)
-            loss = model(input_ids=x, labels=y).loss / len(batch)
+            if config.prompt_grad:
+                y = torch.tensor([labels], device=device)
+                loss = model(input_ids=x, labels=y).loss / len(batch)
+            else:
+                loss = _output_only_loss(model, x, labels) / len(batch)
             loss.backward()
             total_loss += float(loss.detach())
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -327,6 +335,20 @@ def finetune(
         + "\n"
     )
     return result
+
+
+def _output_only_loss(model: Any, x: Any, labels: list[int]) -> Any:
+    """Cross-entropy of the output tokens, with the prompt's keys and values computed once
+    without gradients (``prompt_grad=False``)."""
+    import torch
+    import torch.nn.functional as F
+
+    start = next(i for i, v in enumerate(labels) if v != -100)  # first output token
+    pre = start - 1  # the last prompt token predicts the first output token
+    with torch.no_grad():
+        past = model(input_ids=x[:, :pre], use_cache=True).past_key_values
+    logits = model(input_ids=x[:, pre:], past_key_values=past, use_cache=False).logits
+    return F.cross_entropy(logits[0, :-1].float(), x[0, pre + 1 :])
 
 
 def _save_checkpoint(
