@@ -213,6 +213,44 @@ def _parser() -> argparse.ArgumentParser:
     dr.add_argument("--window", default="1d", help="window length: 30m, 6h, 1d, 7d (default 1d)")
     dr.add_argument("--clusters", help="a 'slmgraph cluster' output folder: task-cluster shares")
     dr.add_argument("--out", help="also write the report as JSON here")
+    rp = sub.add_parser(
+        "report",
+        help="cost and latency per node, tier and model; share on small models; all-LLM $",
+    )
+    rp.add_argument("--log", help="call log (default: $SLMGRAPH_CALL_LOG or the XDG state dir)")
+    rp.add_argument(
+        "--slm-tiers", help="comma-separated small-model tiers (default: names starting 'slm')"
+    )
+    rp.add_argument(
+        "--llm-price",
+        default="0.20,0.60",
+        help="the LLM tier's $ per 1M input,output tokens for the counterfactual (default: "
+        "the default llm tier's)",
+    )
+    rp.add_argument("--node", action="append", help="only these nodes (repeatable)")
+    rp.add_argument("--png", help="write a PNG (costs by tier; with --curve, the cascade curve)")
+    rp.add_argument("--curve", help="a calibration JSON from 'slmgraph router calibrate'")
+    rp.add_argument("--json", dest="json_out", help="also write the report as JSON here")
+    ro = sub.add_parser("router", help="train a routing classifier; calibrate a threshold")
+    rsub = ro.add_subparsers(dest="router_command", metavar="ACTION", required=True)
+    rt = rsub.add_parser("train", help="P(slm succeeds) from logged outcomes -> router model")
+    src = rt.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="JSONL with text and success (e.g. from a benchmark)")
+    src.add_argument("--log", help="call log: a node's calls and their user feedback")
+    rt.add_argument("--node", help="with --log: the node whose calls are the examples")
+    rt.add_argument("--out", required=True, help="router model file (JSON)")
+    rt.add_argument("--embed", choices=["auto", "minilm", "tfidf"], default="auto")
+    rc = rsub.add_parser("calibrate", help="choose the threshold that meets a target")
+    rc.add_argument("records", help="JSONL: score, slm_correct, llm_correct, slm_cost, llm_cost")
+    rc.add_argument(
+        "--target",
+        required=True,
+        help="'escalations<=0.25', 'quality>=llm-0.01' or 'cost<=0.4*llm'",
+    )
+    rc.add_argument("--out", help="write the curve and the choice as JSON (for report --curve)")
+    rc.add_argument("--png", help="write the quality-cost curve")
+    rc.add_argument("--model", help="a router model whose threshold to set (with --write)")
+    rc.add_argument("--write", action="store_true", help="store the chosen threshold in --model")
     fb = sub.add_parser(
         "feedback",
         help="rate a run's answer (or one call) in the call log; curation drops negative ones",
@@ -401,6 +439,82 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from slmgraph.telemetry.report import cost_report, default_is_slm, dumps, plot
+
+    try:
+        price_in, price_out = (float(x) for x in args.llm_price.split(","))
+    except ValueError:
+        raise SlmgraphError(
+            f"--llm-price {args.llm_price!r}: two numbers, e.g. 0.20,0.60"
+        ) from None
+    slm = set(args.slm_tiers.split(",")) if args.slm_tiers else None
+    rows = _open_log(args.log).rows()
+    if args.node:
+        rows = [r for r in rows if r.get("node") in args.node]
+    report = cost_report(
+        rows,
+        llm_price=(price_in, price_out),
+        is_slm=(lambda t: t in slm) if slm is not None else default_is_slm,
+    )
+    print(report.markdown(), end="")
+    if args.json_out:
+        Path(args.json_out).write_text(dumps(report))
+    if args.png:
+        curve = json.loads(Path(args.curve).read_text()) if args.curve else None
+        plot(report, args.png, curve)
+        print(f"wrote {args.png}")
+    return 0
+
+
+def _cmd_router(args: argparse.Namespace) -> int:
+    from slmgraph.pipeline import router as rt
+
+    if args.router_command == "train":
+        if args.log:
+            if not args.node:
+                raise SlmgraphError("--log needs --node (whose calls are the examples)")
+            texts, labels = rt.labelled_from_log(_open_log(args.log).rows(), args.node)
+        else:
+            texts, labels = rt.read_labelled(args.data)
+        model = rt.train(texts, labels, embedder=args.embed)
+        model.save(args.out)
+        print(
+            f"trained on {model.trained_on} examples ({model.positive_rate:.0%} slm successes, "
+            f"{model.embedder} embeddings); wrote {args.out}"
+        )
+        return 0
+    records = rt.read_records(args.records)
+    result = rt.calibrate(records, args.target)
+    chosen = result["chosen"]
+    lo, hi = result["slm_only"], result["llm_only"]
+    print(
+        f"slm only: quality {lo['quality']:.1%}, ${lo['cost_per_question']:.2e}/q; "
+        f"llm only: quality {hi['quality']:.1%}, ${hi['cost_per_question']:.2e}/q"
+    )
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    if args.png:
+        from slmgraph.telemetry.report import plot_curve
+
+        plot_curve(result, args.png)
+    if chosen is None:
+        print(f"no threshold meets {args.target!r} on these {len(records)} records")
+        return 1
+    print(
+        f"threshold {chosen['threshold']:.4g}: quality {chosen['quality']:.1%}, "
+        f"${chosen['cost_per_question']:.2e}/q, escalations {chosen['escalation_rate']:.0%}"
+    )
+    if args.write:
+        if not args.model:
+            raise SlmgraphError("--write needs --model (the router model to update)")
+        model = rt.RouterModel.load(args.model)
+        model.threshold = float(chosen["threshold"])
+        model.save(args.model)
+        print(f"wrote threshold to {args.model}")
+    return 0
+
+
 def _cmd_feedback(args: argparse.Namespace) -> int:
     log = _open_log(args.log)
     if args.call:
@@ -466,6 +580,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "shadow": _cmd_shadow,
             "promote": _cmd_promote,
             "drift": _cmd_drift,
+            "report": _cmd_report,
+            "router": _cmd_router,
         }[args.command]
         return handler(args)
     except SpecError as exc:

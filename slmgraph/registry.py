@@ -39,6 +39,8 @@ class NodeEnv:
     spec: GraphSpec
     tier: str | None = None
     model: ModelClient | None = None
+    #: A client for another tier by name (agents that combine tiers: cascade, parallel).
+    models: Callable[[str], ModelClient] | None = None
 
 
 @dataclass
@@ -54,6 +56,8 @@ class Impl:
     # For agents/tools: the state keys it reads, given params and the spec's folder, or None.
     # May raise FileNotFoundError (a prompt file) or ValueError (a malformed one).
     reads: Callable[[Any, Path | None], list[str]] | None = None
+    # For agents that call other tiers: {param name: tier name} (checked against `tiers:`).
+    tiers: Callable[[Any], dict[str, str]] | None = None
     # For routers: the labels it can produce, given params and the spec, or None if open-ended.
     labels: Callable[[Any, GraphSpec], set[str] | None] | None = None
 

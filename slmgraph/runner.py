@@ -16,6 +16,7 @@ from slmgraph.graphs.builder import BUILTIN_STATE, BuiltGraph, build
 from slmgraph.models.base import Backend
 from slmgraph.spec import GraphSpec, load_spec
 from slmgraph.telemetry.calllog import CallLog
+from slmgraph.telemetry.report import run_summary
 
 
 @dataclass
@@ -39,6 +40,7 @@ class RunResult:
             "cost_usd": round(sum(t.get("cost_usd") or 0.0 for t in calls), 8),
             "model_latency_s": round(sum(t["latency_s"] for t in calls), 4),
             "wall_s": round(self.wall_s, 4),
+            "by_tier": run_summary(calls),
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -218,6 +218,14 @@ def _check_nodes(spec: GraphSpec) -> Iterator[SpecIssue]:
         if impl is not None:
             param_issues = params_issues(impl.params, params, params_path)
             yield from param_issues
+            if not param_issues and impl.tiers is not None:
+                for field_name, named in impl.tiers(impl.params.model_validate(params)).items():
+                    if named not in spec.tiers:
+                        yield SpecIssue(
+                            f"{params_path}.{field_name}",
+                            f"Unknown tier {named!r}",
+                            did_you_mean(named, spec.tiers, "tiers"),
+                        )
             if not param_issues and fields:
                 parsed = impl.params.model_validate(params)
                 yield from _check_state_keys(impl, parsed, fields, params_path, spec.base_dir)

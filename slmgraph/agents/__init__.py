@@ -3,4 +3,4 @@
 Importing this package registers the built-in agents.
 """
 
-from slmgraph.agents import prompt, sql  # noqa: F401  (register "prompt", "sql.*")
+from slmgraph.agents import prompt, routing, sql  # noqa: F401  (register prompt, cascade, parallel, sql.*)

@@ -292,6 +292,7 @@ def _node_runner(
         spec=spec,
         tier=tier,
         model=tiers.model_client(tier, shadow=node.shadow) if tier else None,
+        models=tiers.model_client,
     )
     fn = impl.factory(env)
 

@@ -49,3 +49,87 @@ def field_router(params: FieldParams) -> RouterFn:
         return "" if value is None else str(value)
 
     return route
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    route: str = Field(description="The label this rule routes to")
+    match: str | None = Field(None, description="A regex searched in the text (case-insensitive)")
+    contains: list[str] | None = Field(None, description="Any of these words (case-insensitive)")
+    min_length: int | None = Field(None, ge=0, description="Text at least this many characters")
+    max_length: int | None = Field(None, ge=0, description="Text at most this many characters")
+
+
+class RulesParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(description="State key whose text the rules look at")
+    rules: list[Rule] = Field(description="Checked in order; the first rule that holds routes")
+    default: str = Field(description="The label when no rule holds")
+
+
+def _rules_labels(params: RulesParams, spec: GraphSpec) -> set[str]:
+    return {r.route for r in params.rules} | {params.default}
+
+
+@register_router(
+    "rules",
+    RulesParams,
+    labels=_rules_labels,
+    description="Route on keywords, a regex or the length of a state key's text",
+)
+def rules_router(params: RulesParams) -> RouterFn:
+    import re
+
+    compiled = [(r, re.compile(r.match, re.IGNORECASE) if r.match else None) for r in params.rules]
+
+    def holds(rule: Rule, rx: Any, text: str) -> bool:
+        if rx is not None and not rx.search(text):
+            return False
+        low = text.casefold()
+        if rule.contains is not None and not any(w.casefold() in low for w in rule.contains):
+            return False
+        if rule.min_length is not None and len(text) < rule.min_length:
+            return False
+        return not (rule.max_length is not None and len(text) > rule.max_length)
+
+    def route(state: State) -> str:
+        text = str(state.get(params.key) or "")
+        for rule, rx in compiled:
+            if holds(rule, rx, text):
+                return rule.route
+        return params.default
+
+    return route
+
+
+class ClassifierParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(description="State key whose text the classifier reads")
+    model: str = Field(description="Router model file from 'slmgraph router train'")
+    threshold: float | None = Field(
+        None, ge=0, le=1, description="Route to slm when P(slm succeeds) >= this (default: the "
+        "model's, as set by 'slmgraph router calibrate --write')"
+    )  # fmt: skip
+
+
+@register_router(
+    "classifier",
+    ClassifierParams,
+    labels=lambda p, s: {"slm", "llm"},
+    description="Route to 'slm' or 'llm' by a classifier trained on logged outcomes",
+)
+def classifier_router(params: ClassifierParams) -> RouterFn:
+    from slmgraph.pipeline.router import RouterModel
+
+    model = RouterModel.load(params.model)
+    threshold = params.threshold if params.threshold is not None else model.threshold
+
+    def route(state: State) -> str:
+        # A router failure must not crash the run: an unreadable input goes to the large model.
+        try:
+            p = model.p_slm([str(state.get(params.key) or "")])[0]
+        except Exception:
+            return "llm"
+        return "slm" if p >= threshold else "llm"
+
+    return route
