@@ -8,6 +8,7 @@ Stages (each resumable; work in benchmarks/runs/conversion/, not committed):
 1. ``teach``: the query-writer with its SQL-writing steps on the 1.5B model (the teacher; grammar
    on, no escalation) answers ``--n-train`` Spider *train* questions; every model call goes to
    ``teacher.sqlite`` (the call log).
+   ``slm-train``: the 0.5B student (before) on the same questions (for benchmarks/routing.py).
 2. ``curate``: ``slmgraph curate`` on that log; each example is then execution-checked against
    the question's gold query (``verified``) and carries its ``db`` and ``gold``.
 3. ``cluster``: ``slmgraph cluster`` on the curated calls (report: task clusters, ARI vs nodes).
@@ -47,7 +48,7 @@ DATA = HERE.parent.parent / "shared" / "data" / "spider"
 WORK = HERE / "runs" / "conversion"
 STUDENT = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 TEACHER = "qwen2.5-coder-1.5b-instruct-q4_k_m"
-STAGES = ("teach", "curate", "cluster", "select", "finetune", "eval", "report")
+STAGES = ("teach", "slm-train", "curate", "cluster", "select", "finetune", "eval", "report")
 
 
 def writer_spec(model: str, threads: int, lora: Path | None = None) -> GraphSpec:
@@ -103,6 +104,15 @@ def stage_teach(args: argparse.Namespace) -> dict[str, Any]:
     summary = evaluate(system, train_items(args.n_train, args.seed), WORK / "teach")
     log.close()
     return summary
+
+
+def stage_slm_train(args: argparse.Namespace) -> dict[str, Any]:
+    """The student (before) on the same train questions: with the teacher's answers, the
+    outcomes ``benchmarks/routing.py`` trains its router and calibrates its cascade on."""
+    system = LoggedWriter(
+        "student-before", writer_spec(STUDENT, args.threads), None, WORK / "slm-train-runs.jsonl"
+    )
+    return evaluate(system, train_items(args.n_train, args.seed), WORK / "slm-train")
 
 
 def stage_curate(args: argparse.Namespace) -> dict[str, Any]:
@@ -190,14 +200,16 @@ def stage_finetune(args: argparse.Namespace) -> dict[str, Any]:
 def stage_eval(args: argparse.Namespace) -> dict[str, Any]:
     items = stratified_sample(load_split(DATA, "dev"), args.n_eval, args.seed)
     adapter = WORK / "student" / "adapter.gguf"
-    if not adapter.exists():
-        sys.exit(f"no {adapter}: run --stage finetune first")
-    out = {}
-    for name, spec in (
+    systems = [
         ("student-before", writer_spec(STUDENT, args.threads)),
-        ("student-after", writer_spec(STUDENT, args.threads, adapter)),
         ("teacher", writer_spec(TEACHER, args.threads)),
-    ):
+    ]
+    if adapter.exists():
+        systems.insert(1, ("student-after", writer_spec(STUDENT, args.threads, adapter)))
+    else:  # before fine-tuning: the two ends (benchmarks/routing.py needs only these)
+        print(f"no {adapter} yet: evaluating the student before and the teacher", file=sys.stderr)
+    out = {}
+    for name, spec in systems:
         system = LoggedWriter(name, spec, None, WORK / f"eval-{name}-runs.jsonl")
         out[name] = evaluate(
             system, items, WORK / "eval" / f"n{args.n_eval}-seed{args.seed}" / name
@@ -326,7 +338,7 @@ def main() -> None:
         sys.exit(f"Spider data not found at {DATA} (see ../shared/data/README.md)")
     WORK.mkdir(parents=True, exist_ok=True)
     stages = STAGES if args.stage == "all" else tuple(args.stage.split(","))
-    fns = {s: globals()[f"stage_{s}"] for s in STAGES}
+    fns = {s: globals()[f"stage_{s.replace('-', '_')}"] for s in STAGES}
     for s in stages:
         if s not in fns:
             sys.exit(f"unknown stage {s!r}: {', '.join(STAGES)}")

@@ -167,6 +167,7 @@ class TierClient:
                     "status": rec.status,
                     "error": rec.error,
                     "call_id": rec.call_id,
+                    "mean_logprob": rec.mean_logprob,
                 }
             )
 

@@ -61,6 +61,7 @@ def score(item: Item, pred: Any, timeout_s: float) -> dict[str, Any]:
                     "latency_s",
                     "cost_usd",
                     "status",
+                    "mean_logprob",
                 )
             }
             for t in pred.trace

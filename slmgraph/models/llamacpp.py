@@ -10,6 +10,8 @@ The logprob is that of the model's *unconstrained* distribution; the grammar onl
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ctypes
 import math
 import threading
@@ -327,6 +329,17 @@ class LlamaCppBackend:
 
 _MODELS: dict[tuple[str, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free cached models while the interpreter can still run llama.cpp's finalisers (left to
+    garbage collection at shutdown, they fail noisily once module globals are gone)."""
+    with _MODELS_LOCK:
+        for llm in _MODELS.values():
+            with contextlib.suppress(Exception):
+                llm.close()
+        _MODELS.clear()
 
 
 def load_llama(path: Path, settings: LlamaCppSettings) -> Any:
