@@ -91,9 +91,24 @@ class LoggedWriter:
         )
 
 
-def train_items(n: int, seed: int) -> list[Item]:
-    items = load_split(DATA, "train")
-    return random.Random(seed).sample(items, n)
+def train_items(n: int, seed: int, per_db: int = 5) -> list[Item]:
+    """``n`` train questions, ``per_db`` from each of ``n / per_db`` random databases, grouped by
+    database: consecutive questions share the schema, so llama.cpp reuses its cached prompt
+    prefix (a random order pays the whole schema on every question: 22-26 s a question for the
+    1.5B here, against about 7 s with the prefix cached)."""
+    by_db: dict[str, list[Item]] = {}
+    for it in load_split(DATA, "train"):
+        by_db.setdefault(it.db_id, []).append(it)
+    rng = random.Random(seed)
+    dbs = sorted(by_db)
+    rng.shuffle(dbs)
+    out: list[Item] = []
+    for db in dbs:
+        if len(out) >= n:
+            break
+        pool = by_db[db]
+        out += rng.sample(pool, min(per_db, len(pool), n - len(out)))
+    return out
 
 
 def stage_teach(args: argparse.Namespace) -> dict[str, Any]:
