@@ -520,7 +520,7 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
     if args.call:
         n = log.feedback(args.id, args.score, args.note)
     else:
-        n = log.feedback(score=args.score, note=args.note, run_id=args.id)
+        n = log.feedback(None, args.score, args.note, run_id=args.id)
     log.close()
     print(f"rated {n} call(s) {args.score:g}")
     return 0

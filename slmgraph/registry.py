@@ -39,8 +39,9 @@ class NodeEnv:
     spec: GraphSpec
     tier: str | None = None
     model: ModelClient | None = None
-    #: A client for another tier by name (agents that combine tiers: cascade, parallel).
-    models: Callable[[str], ModelClient] | None = None
+    #: A client for a tier by name (agents that combine tiers: cascade, parallel); the
+    #: builder passes ``TierRegistry.model_client`` (``fallback=False``: that tier alone).
+    models: Callable[..., ModelClient] | None = None
 
 
 @dataclass

@@ -191,6 +191,7 @@ class TierRegistry:
         self._lock = threading.Lock()
         self._shadow_pool: ThreadPoolExecutor | None = None
         self._shadow_futures: list[Future[Any]] = []
+        self.shadows_dropped = 0
 
     def backend(self, tier: str) -> Backend:
         if tier in self._given:
@@ -214,23 +215,36 @@ class TierRegistry:
             nxt = self.tiers[nxt].fallback
         return out
 
-    def model_client(self, tier: str, shadow: str | None = None) -> ModelClient:
-        return ModelClient(self, tier, shadow)
+    def model_client(
+        self, tier: str, shadow: str | None = None, *, fallback: bool = True
+    ) -> ModelClient:
+        """The client a node calls. ``fallback=False``: this tier alone, without its fallback
+        chain (agents that choose the other tier themselves: cascade, parallel)."""
+        return ModelClient(self, tier, shadow, fallback=fallback)
 
-    def run_shadow(self, fn: Callable[[], Any]) -> None:
+    #: Shadow calls waiting at most; beyond it new ones are dropped (and counted), so a slow
+    #: candidate can neither grow memory without bound nor hold up interpreter exit for long.
+    MAX_PENDING_SHADOWS = 32
+
+    def run_shadow(self, fn: Callable[[], Any]) -> bool:
         """Run a shadow call off the node's path: one worker, in call order, so a candidate
         model never runs two calls at once (and on a small machine competes with at most one
-        primary call). Interpreter exit waits for queued shadow calls."""
+        primary call). Returns False when the call was dropped (too many pending)."""
         with self._lock:
             if self._shadow_pool is None:
                 self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="slmgraph-shadow")
-            pool = self._shadow_pool
-        self._shadow_futures = [f for f in self._shadow_futures if not f.done()]
-        self._shadow_futures.append(pool.submit(fn))
+            self._shadow_futures = [f for f in self._shadow_futures if not f.done()]
+            if len(self._shadow_futures) >= self.MAX_PENDING_SHADOWS:
+                self.shadows_dropped += 1
+                return False
+            self._shadow_futures.append(self._shadow_pool.submit(fn))
+            return True
 
     def wait_shadows(self, timeout: float | None = None) -> None:
         """Block until the queued shadow calls are done (tests, benchmarks, shutdown)."""
-        for f in list(self._shadow_futures):
+        with self._lock:
+            pending = list(self._shadow_futures)
+        for f in pending:
             f.result(timeout=timeout)
 
 
@@ -238,15 +252,24 @@ class ModelClient:
     """What a node calls: the node's tier, with the tier's fallback chain as a wrapper, and
     optionally a shadow tier that answers the same call in the background (logged, unused)."""
 
-    def __init__(self, registry: TierRegistry, tier: str, shadow: str | None = None) -> None:
+    def __init__(
+        self,
+        registry: TierRegistry,
+        tier: str,
+        shadow: str | None = None,
+        *,
+        fallback: bool = True,
+    ) -> None:
         self.registry = registry
         self.tier = tier
         self.shadow = shadow
+        self.fallback = fallback
 
     def complete(
         self, messages: Sequence[Message], constraint: Constraint | None = None, **kwargs: Any
     ) -> Result:
-        chain = FallbackChain(self.registry, self.registry.chain(self.tier))
+        tiers = self.registry.chain(self.tier) if self.fallback else [self.tier]
+        chain = FallbackChain(self.registry, tiers)
         group = uuid.uuid4().hex
         result = chain.complete(messages, constraint, call_group=group, **kwargs)
         if self.shadow is not None:
@@ -275,4 +298,10 @@ class ModelClient:
             except Exception as exc:  # logged as an error row by the client; never raised
                 logger.debug("shadow call on %r failed: %s", shadow, exc)
 
-        registry.run_shadow(lambda: context.run(call))
+        if not registry.run_shadow(lambda: context.run(call)):
+            logger.warning(
+                "shadow call on %r dropped: %d already pending (the candidate is slower than "
+                "the traffic)",
+                shadow,
+                registry.MAX_PENDING_SHADOWS,
+            )

@@ -81,8 +81,8 @@ def test_run_feedback_and_encryption_in_postgres(url: str) -> None:
     log.record(_rec(1, "good"))
     log.record(_rec(2, "good"))
     log.record(_rec(3, "bad"))
-    assert log.feedback(score=-1.0, note="wrong table", run_id="bad") == 1
-    assert log.feedback(score=1.0, run_id="good") == 2
+    assert log.feedback(None, -1.0, "wrong table", run_id="bad") == 1
+    assert log.feedback(None, 1.0, run_id="good") == 2
     rows = {r["output"]: r for r in log.rows()}
     assert rows["3"]["feedback"] == -1.0 and rows["3"]["feedback_note"] == "wrong table"
     log.close()
@@ -91,7 +91,7 @@ def test_run_feedback_and_encryption_in_postgres(url: str) -> None:
     assert stored["bad"]["feedback_note"].startswith("enc:fernet:")
     assert stored["bad"]["messages"].startswith("enc:fernet:")
     with pytest.raises(CallLogError, match="no call with run_id"):
-        raw.feedback(score=1.0, run_id="nope")
+        raw.feedback(None, 1.0, run_id="nope")
 
 
 def test_curate_reads_a_postgres_log(url: str, tmp_path: Path) -> None:
@@ -111,3 +111,19 @@ def test_an_unreachable_server_is_a_clear_error_without_the_password() -> None:
     with pytest.raises(CallLogError, match=r"cannot connect .*me:\*\*\*@127") as err:
         log.rows()
     assert "s3cret" not in str(err.value)
+
+
+def test_a_dropped_connection_is_reopened(url: str) -> None:
+    import psycopg
+
+    log = CallLog(url, batched=False)
+    log.record(_rec(1))
+    name = url.split("/")[-1].split("?")[0]
+    with psycopg.connect(url.replace(f"/{name}?", "/postgres?"), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+    log.record(_rec(2))  # the server closed our connection: reopened, not lost
+    assert [r["output"] for r in log.rows()] == ["1", "2"]

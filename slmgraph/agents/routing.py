@@ -86,8 +86,11 @@ def cascade_agent(env: NodeEnv) -> NodeFn:
     params: CascadeParams = env.params
     template = params.template(env.spec.base_dir)
     constraint = params.constraint.build() if params.constraint else None
-    assert env.model is not None and env.models is not None
-    small, big = env.model, env.models(params.escalate_to)
+    assert env.tier is not None and env.models is not None
+    # Each side is its tier alone: the node's tier may fall back to the very tier the cascade
+    # escalates to, which would score the large model's answer as the small one's.
+    small = env.models(env.tier, fallback=False)
+    big = env.models(params.escalate_to)
     kw = {"max_tokens": params.max_tokens, "stop": params.stop}
 
     def answer_small(messages: list[Message]) -> tuple[Any, float | None]:
@@ -125,7 +128,7 @@ def cascade_agent(env: NodeEnv) -> NodeFn:
         if small_error is not None or conf is None or conf < params.threshold:
             try:
                 result = big.complete(messages, constraint, temperature=params.temperature, **kw)
-                value, tier = _value(result, params), params.escalate_to
+                value, tier = _value(result, params), result.tier
             except SlmgraphError as exc:
                 if small_error is not None:
                     raise RunError(
@@ -168,35 +171,32 @@ def parallel_agent(env: NodeEnv) -> NodeFn:
     params: ParallelParams = env.params
     template = params.template(env.spec.base_dir)
     constraint = params.constraint.build() if params.constraint else None
-    assert env.model is not None and env.models is not None
-    draft_client, verify_client = env.model, env.models(params.verifier)
+    assert env.tier is not None and env.models is not None
+    # The draft is its tier alone (its fallback could be the verifier itself: a false "agree").
+    draft_client = env.models(env.tier, fallback=False)
+    verify_client = env.models(params.verifier)
     kw = {
         "max_tokens": params.max_tokens,
         "temperature": params.temperature,
         "stop": params.stop,
     }
-    pool = ThreadPoolExecutor(2, thread_name_prefix=f"slmgraph-{env.name}")
+    pool = ThreadPoolExecutor(4, thread_name_prefix=f"slmgraph-{env.name}")
 
     def run(state: State) -> Update:
         messages = _render(env, template, state)
 
-        # Each side runs in a copy of this node's context, so both calls are logged as this
-        # node's and land in its trace.
-        def call(client: Any) -> Result:
-            return client.complete(messages, constraint, **kw)  # type: ignore[no-any-return]
-
-        futures = [
-            pool.submit(contextvars.copy_context().run, call, c)
-            for c in (draft_client, verify_client)
-        ]
-        started = time.perf_counter()
-        outcomes: list[Any] = []
-        for f in futures:
+        def call(client: Any) -> Any:
             try:
-                outcomes.append(_value(f.result(), params))
+                return _value(client.complete(messages, constraint, **kw), params)
             except SlmgraphError as exc:
-                outcomes.append(exc)
-        draft, verdict = outcomes
+                return exc
+
+        started = time.perf_counter()
+        # The verifier runs beside (in a copy of this node's context, so its call is logged and
+        # traced as this node's); the draft runs in the caller's thread.
+        verifying = pool.submit(contextvars.copy_context().run, call, verify_client)
+        draft = call(draft_client)
+        verdict = verifying.result()
         logger.debug("%s: both sides in %.2f s", env.name, time.perf_counter() - started)
         if isinstance(draft, Exception) and isinstance(verdict, Exception):
             raise RunError(

@@ -114,12 +114,21 @@ def train(
 
 
 def labelled_from_log(rows: Sequence[dict[str, Any]], node: str) -> tuple[list[str], list[bool]]:
-    """Texts (the node's last user message) and outcomes (the call's user feedback: > 0 a
-    success, < 0 a failure; unrated calls are left out) from call-log rows."""
+    """Texts (the node's last user message) and outcomes (the user's feedback on the call's
+    run: > 0 a success, < 0 a failure; unrated calls are left out) from call-log rows. One
+    example per model call as the node made it: the first attempt of each call group, neither a
+    shadow call nor a fallback's retry (those carry the same rating but not the same model)."""
     texts, labels = [], []
+    seen: set[str] = set()
     for r in rows:
         if r.get("node") != node or r.get("feedback") is None or float(r["feedback"]) == 0:
             continue
+        if r.get("params") and '"shadow_of"' in str(r["params"]):
+            continue
+        group = str(r.get("call_group") or r.get("call_id"))
+        if group in seen or int(r.get("attempt") or 1) != 1:
+            continue
+        seen.add(group)
         messages = json.loads(r["messages"]) if isinstance(r["messages"], str) else r["messages"]
         users = [m["content"] for m in messages if m.get("role") != "system"]
         if users:

@@ -221,20 +221,28 @@ class CallLog:
                 "a PostgreSQL call log needs psycopg: pip install -e '.[postgres]'"
             ) from exc
         assert self.url is not None
+        self._db_errors = (psycopg.Error,)
         try:
-            conn = psycopg.connect(self.url, row_factory=dict_row, connect_timeout=10)
+            conn = psycopg.connect(
+                self.url, row_factory=dict_row, connect_timeout=10, autocommit=True
+            )
         except psycopg.Error as exc:
             raise CallLogError(
                 f"cannot connect to the call log at {_redact(self.url)}: {exc}"
             ) from None
-        self._db_errors = (psycopg.Error,)
-        conn.execute(_PG_SCHEMA)
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
-            "ON CONFLICT (key) DO NOTHING",
-            (str(SCHEMA_VERSION),),
-        )
-        conn.commit()
+        try:
+            with conn.transaction():
+                conn.execute(_PG_SCHEMA)
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (str(SCHEMA_VERSION),),
+                )
+        except psycopg.Error as exc:
+            conn.close()
+            raise CallLogError(
+                f"cannot create the call-log tables at {_redact(self.url)}: {exc}"
+            ) from None
         return conn
 
     @property
@@ -298,26 +306,51 @@ class CallLog:
             f"INSERT INTO calls ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
         )
         with self._lock:
-            conn = self._conn
             try:
-                cur = conn.cursor()
-                cur.executemany(sql, rows)
-                conn.commit()
+                self._execute(sql, rows, many=True)
                 return
             except self._db_errors:
-                conn.rollback()
                 if len(rows) == 1:
                     raise
             error: BaseException | None = None
             for row in rows:
                 try:
-                    conn.execute(sql, row)
-                    conn.commit()
+                    self._execute(sql, row)
                 except self._db_errors as exc:
-                    self._conn.rollback()
                     error = error or exc
             if error is not None:
                 raise error
+
+    def _execute(self, sql: str, params: Any = (), *, many: bool = False) -> Any:
+        """One statement (or one ``executemany``) in its own transaction; call with the lock
+        held. PostgreSQL: a dropped connection is reopened once (a server restart must not end
+        logging); the connection is in autocommit mode, so a read never idles in a transaction.
+        """
+        for attempt in (1, 2):
+            conn = self._conn
+            try:
+                if self.url is not None:
+                    with conn.transaction():
+                        cur = conn.cursor()
+                        if many:
+                            cur.executemany(sql, params)
+                        else:
+                            cur.execute(sql, params)
+                    return cur
+                try:
+                    cur = conn.executemany(sql, params) if many else conn.execute(sql, params)
+                    conn.commit()
+                    return cur
+                except sqlite3.Error:
+                    conn.rollback()
+                    raise
+            except self._db_errors as exc:
+                if self.url is None or attempt == 2 or not _is_disconnect(exc):
+                    raise
+                with contextlib.suppress(Exception):
+                    conn.close()
+                self._conn_ = None
+        raise AssertionError("unreachable")
 
     def record(self, rec: CallRecord) -> None:
         row = self._row(rec)
@@ -375,16 +408,16 @@ class CallLog:
 
     def feedback(
         self,
-        call_id: str | None = None,
-        score: float = 0.0,
+        call_id: str | None,
+        score: float,
         note: str | None = None,
         *,
         run_id: str | None = None,
     ) -> int:
         """Attach user feedback to one call, or with ``run_id`` to every call of a run (the
-        usual case: a user rates the answer, not each model call). Curation drops calls with a
-        negative score. Returns how many calls were rated; none is an error (a typo in an id
-        must not pass silently)."""
+        usual case: a user rates the answer, not each model call; pass ``None`` as the call
+        id). Curation drops calls with a negative score. Returns how many calls were rated;
+        none is an error (a typo in an id must not pass silently)."""
         if (call_id is None) == (run_id is None):
             raise CallLogError("feedback needs exactly one of call_id and run_id")
         self.flush()
@@ -392,11 +425,10 @@ class CallLog:
             note = _PREFIX + self._cipher.encrypt(note.encode("utf-8")).decode("ascii")
         column, value = ("call_id", call_id) if call_id is not None else ("run_id", run_id)
         with self._lock:
-            cur = self._conn.execute(
+            cur = self._execute(
                 self._sql(f"UPDATE calls SET feedback = ?, feedback_note = ? WHERE {column} = ?"),
                 (score, note, value),
             )
-            self._conn.commit()
             count = int(cur.rowcount)
         if count == 0:
             raise CallLogError(f"no call with {column} {value!r} in {self!r}")
@@ -405,7 +437,7 @@ class CallLog:
     def rows(self, where: str = "1=1", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.flush()
         with self._lock:
-            cur = self._conn.execute(
+            cur = self._execute(
                 self._sql(f"SELECT * FROM calls WHERE {where} ORDER BY id"), tuple(params)
             )
             return [self._decrypt(dict(r)) for r in cur.fetchall()]
@@ -428,6 +460,14 @@ class CallLog:
             if self._conn_ is not None:
                 self._conn_.close()
                 self._conn_ = None
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    try:
+        import psycopg
+    except ImportError:
+        return False
+    return isinstance(exc, psycopg.OperationalError)
 
 
 def _redact(url: str) -> str:
