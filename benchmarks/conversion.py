@@ -165,17 +165,11 @@ def stage_cluster(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def stage_select(args: argparse.Namespace) -> dict[str, Any]:
-    from slmgraph.pipeline.cluster import read_examples
     from slmgraph.pipeline.select import llamacpp_runner, select
     from slmgraph.pipeline.select import write as write_select
 
-    examples = [
-        {**e, "cluster": 0}
-        for e in read_examples(WORK / "curated.jsonl")
-        if e["node"] == "write_sql"
-    ]
     choices = select(
-        examples,
+        write_sql_examples(),
         ["smollm2-135m-instruct-q4_1", STUDENT],
         runner=llamacpp_runner(threads=args.threads),
         n=args.n_select,
@@ -185,13 +179,22 @@ def stage_select(args: argparse.Namespace) -> dict[str, Any]:
     return {"clusters": [c.as_dict() for c in choices]}
 
 
-def training_examples() -> list[dict[str, Any]]:
+def write_sql_examples() -> list[dict[str, Any]]:
+    """The teacher's write_sql calls as one task cluster (what select scores and LoRA trains)."""
     from slmgraph.pipeline.cluster import read_examples
+
+    return [
+        {**e, "cluster": 0}
+        for e in read_examples(WORK / "curated.jsonl")
+        if e["node"] == "write_sql"
+    ]
+
+
+def training_examples(n_select: int) -> list[dict[str, Any]]:
+    """Execution-verified write_sql calls, without the ones select scored candidates on."""
     from slmgraph.pipeline.finetune import select_examples
 
-    return select_examples(
-        read_examples(WORK / "curated.jsonl"), nodes=["write_sql"], verified_only=True
-    )
+    return select_examples(write_sql_examples(), verified_only=True, holdout=n_select)
 
 
 def stage_finetune(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,7 +211,9 @@ def stage_finetune(args: argparse.Namespace) -> dict[str, Any]:
         checkpoint_every=5,
         prompt_grad=args.prompt_grad,
     )
-    result = finetune(training_examples(), WORK / "student", config, threads=args.threads)
+    result = finetune(
+        training_examples(args.n_select), WORK / "student", config, threads=args.threads
+    )
     return result.as_dict()
 
 

@@ -70,15 +70,18 @@ def features(rec: dict[str, Any]) -> list[float]:
     ]
 
 
-def fit_confidence(train_slm: dict[str, Any]) -> Any:
+def fit_scorer(x: Any, y: Any) -> tuple[Any, list[float]]:
+    """A logistic regression fitted on all of train (to score dev), and out-of-fold train
+    scores (5-fold) to calibrate on: a threshold chosen on the scores a model gives its own
+    training data would be optimistic."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
 
-    ids = sorted(train_slm)
-    x = np.array([features(train_slm[i]) for i in ids])
-    y = np.array([bool(train_slm[i]["correct"]) for i in ids])
-    clf = LogisticRegression(max_iter=1000).fit(x, y)
-    return lambda rec: float(clf.predict_proba(np.array([features(rec)]))[0, 1])
+    clf = LogisticRegression(max_iter=2000, class_weight="balanced")
+    oof = cross_val_predict(clf, x, y, cv=5, method="predict_proba")[:, 1]
+    clf.fit(x, y)
+    return clf, [float(v) for v in np.asarray(oof)]
 
 
 def point(name: str, threshold: float | None, rows: list[tuple[bool, float, int, int, float]]):  # type: ignore[no-untyped-def]
@@ -112,20 +115,27 @@ def main() -> None:
     if len(common_train) < 20 or not dev:
         sys.exit(f"too few answers: {len(common_train)} train, {len(dev)} dev")
 
-    from slmgraph.pipeline.router import Record, calibrate, choose, curve
-    from slmgraph.pipeline.router import train as train_router
+    import numpy as np
 
-    score = fit_confidence({i: train_slm[i] for i in common_train})
+    from slmgraph.pipeline.router import Record, calibrate
 
-    def records(slm: dict[str, Any], llm: dict[str, Any], ids: list[str], s: Any) -> list[Record]:
+    y_train = np.array([bool(train_slm[i]["correct"]) for i in common_train])
+    conf_clf, conf_oof = fit_scorer(
+        np.array([features(train_slm[i]) for i in common_train]), y_train
+    )
+
+    def score(rec: dict[str, Any]) -> float:
+        return float(conf_clf.predict_proba(np.array([features(rec)]))[0, 1])
+
+    def records(scores: list[float]) -> list[Record]:
         return [
-            Record(s(slm[i]), bool(slm[i]["correct"]), bool(llm[i]["correct"]), cost(slm[i]),
-                   cost(llm[i]))
-            for i in ids
+            Record(s, bool(train_slm[i]["correct"]), bool(train_llm[i]["correct"]),
+                   cost(train_slm[i]), cost(train_llm[i]))
+            for s, i in zip(scores, common_train, strict=True)
         ]  # fmt: skip
 
-    # calibrate on train: the threshold for "EX within 1 point of llm-only"
-    cal = calibrate(records(train_slm, train_llm, common_train, score), "quality>=llm-0.01")
+    # calibrate on train (out-of-fold scores): the threshold for "EX within 1 point of llm-only"
+    cal = calibrate(records(conf_oof), "quality>=llm-0.01", "cascade")
     chosen_t = cal["chosen"]["threshold"] if cal["chosen"] else None
 
     def cascade_rows(t: float) -> list[tuple[bool, float, int, int, float]]:
@@ -150,25 +160,24 @@ def main() -> None:
         point("llm_only", None, [(bool(dev_llm[i]["correct"]), cost(dev_llm[i]), 0,
                                   n_calls(dev_llm[i]), latency(dev_llm[i])) for i in dev]),
     ]  # fmt: skip
-    train_scores = sorted(score(train_slm[i]) for i in common_train)
+    train_scores = sorted(conf_oof)
     grid = sorted({train_scores[int(q * (len(train_scores) - 1))] for q in
                    (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)})  # fmt: skip
     for t in [*grid, *([chosen_t] if chosen_t is not None else [])]:
         name = "cascade (calibrated on train)" if t == chosen_t else "cascade"
         points.append(point(name, round(t, 4), cascade_rows(t)))
 
-    # router on the question text, trained on train outcomes
-    question = {i: r["question"] for d in (train_slm, dev_slm) for i, r in d.items()}
-    router = train_router(
-        [question[i] for i in common_train], [bool(train_slm[i]["correct"]) for i in common_train]
+    # router on the question text (MiniLM + logistic regression), trained on train outcomes
+    from slmgraph.embeddings import minilm
+
+    emb = minilm()
+    router_clf, router_oof = fit_scorer(
+        emb.encode([train_slm[i]["question"] for i in common_train]), y_train
     )
-    p_train = router.p_slm([question[i] for i in common_train])
-    rcal_records = [
-        Record(p, bool(train_slm[i]["correct"]), bool(train_llm[i]["correct"]), 0.0, 0.0)
-        for p, i in zip(p_train, common_train, strict=True)
-    ]
-    p_dev = dict(zip(dev, router.p_slm([question[i] for i in dev]), strict=True))
-    rchosen = choose(curve(rcal_records), "quality>=llm-0.01", rcal_records)
+    dev_p = router_clf.predict_proba(emb.encode([dev_slm[i]["question"] for i in dev]))[:, 1]
+    p_dev = {i: float(p) for i, p in zip(dev, dev_p, strict=True)}
+    rcal = calibrate(records(router_oof), "quality>=llm-0.01", "router")
+    rchosen = rcal["chosen"]
     for t in sorted({0.3, 0.5, 0.7, *([rchosen["threshold"]] if rchosen else [])}):
         rows = []
         for i in dev:

@@ -176,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument(
         "--verified-only", action="store_true", help='only examples with "verified": true'
     )
+    ft.add_argument(
+        "--holdout",
+        type=int,
+        default=20,
+        help="leave out the calls 'slmgraph select --n' scores per cluster (default 20)",
+    )
     ft.add_argument("--epochs", type=float, default=2.0)
     ft.add_argument("--lr", type=float, default=2e-4)
     ft.add_argument("--rank", type=int, default=16, help="LoRA rank (alpha = 2 x rank)")
@@ -246,6 +252,12 @@ def _parser() -> argparse.ArgumentParser:
         "--target",
         required=True,
         help="'escalations<=0.25', 'quality>=llm-0.01' or 'cost<=0.4*llm'",
+    )
+    rc.add_argument(
+        "--mode",
+        choices=["cascade", "router"],
+        default="cascade",
+        help="cascade: an escalated question paid for the slm's try too; router: one model",
     )
     rc.add_argument("--out", help="write the curve and the choice as JSON (for report --curve)")
     rc.add_argument("--png", help="write the quality-cost curve")
@@ -342,6 +354,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         cluster=args.cluster,
         nodes=args.node,
         verified_only=args.verified_only,
+        holdout=args.holdout,
     )
     config = FinetuneConfig(
         base=args.base,
@@ -485,7 +498,7 @@ def _cmd_router(args: argparse.Namespace) -> int:
         )
         return 0
     records = rt.read_records(args.records)
-    result = rt.calibrate(records, args.target)
+    result = rt.calibrate(records, args.target, args.mode)
     chosen = result["chosen"]
     lo, hi = result["slm_only"], result["llm_only"]
     print(

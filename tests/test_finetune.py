@@ -95,6 +95,13 @@ def test_select_examples() -> None:
     ex[3]["node"] = "other"
     assert len(select_examples(ex, verified_only=True)) == 3
     assert len(select_examples(ex, cluster=0, nodes=["paint"])) == 2
+    # holdout: the calls select scores a cluster on are never trained on
+    from slmgraph.pipeline.select import heldout
+
+    many = [{**e, "call_id": f"c{i}"} for i, e in enumerate(examples(30))]
+    kept = select_examples(many, holdout=10)
+    assert len(kept) == 20
+    assert not {e["call_id"] for e in heldout(many, 10)} & {e["call_id"] for e in kept}
 
 
 @needs_llama
@@ -179,7 +186,7 @@ def test_cli_finetune_and_clear_errors(tiny_gguf: Path, tmp_path: Path) -> None:
         )  # fmt: skip
 
     ok = cli("--base", str(tiny_gguf), "--out", str(tmp_path / "o"), "--max-steps", "2",
-             "--no-gguf", "--threads", "1")  # fmt: skip
+             "--no-gguf", "--threads", "1", "--holdout", "0")  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert "2 steps on 4 examples" in ok.stdout and "finetune: step 2/2" in ok.stderr
     none = cli("--base", str(tiny_gguf), "--out", str(tmp_path / "p"), "--cluster", "7")

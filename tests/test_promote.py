@@ -106,6 +106,11 @@ def test_set_node_tier_edits_only_the_tier(tmp_path: Path) -> None:
     assert set_node_tier(block_no_tier, "a", "t") == (
         "nodes:\n  a:\n    tier: t\n    agent: prompt   # x\n    params: {}\n"
     )
+    empty = "nodes:\n  a:\n    agent: p\n    tier:\n"
+    assert set_node_tier(empty, "a", "t") == "nodes:\n  a:\n    agent: p\n    tier: t\n"
+    aliased = "x: &base {agent: p, tier: s}\nnodes:\n  a: *base\n  b: *base\n"
+    with pytest.raises(SlmgraphError, match="YAML alias"):
+        set_node_tier(aliased, "a", "t")
     flow_first = "nodes:\n  a: {shadow: t, agent: p}\n"
     assert set_node_tier(flow_first, "a", "t") == "nodes:\n  a: {agent: p, tier: t}\n"
     with pytest.raises(SlmgraphError, match=r"no node 'clasify'.*Did you mean 'classify'"):
@@ -210,7 +215,7 @@ def test_drift_assigns_calls_to_known_clusters(tmp_path: Path) -> None:
     new = [
         {**_row(t0 + 86400 + i, "translate", "slm"),
          "messages": json.dumps([odd]), "output": "Guten Tag"}
-        for i in range(12)
+        for i in range(24)
     ]  # fmt: skip
     rep = drift(known + new, clusters=tmp_path / "c")
     first, last = rep.windows

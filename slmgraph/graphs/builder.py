@@ -151,7 +151,10 @@ def build(
             if ":" in (edge.router or "") and impl.params.__name__ == "NoParams":
                 route_fn: Callable[[Any], str] = impl.factory
             else:
-                route_fn = impl.factory(impl.params.model_validate(edge.params))
+                # context: routers resolve relative files against the spec's folder
+                route_fn = impl.factory(
+                    impl.params.model_validate(edge.params, context={"base_dir": spec.base_dir})
+                )
             targets = {**(edge.routes or {})}
             path: Callable[[dict[str, Any]], Any] = _routed_path(
                 spec, route_fn, targets, edge.default, source

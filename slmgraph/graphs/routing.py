@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from slmgraph.registry import RouterFn, State, register_router
 
 if TYPE_CHECKING:
     from slmgraph.spec import GraphSpec
+
+logger = logging.getLogger(__name__)
 
 
 class FieldParams(BaseModel):
@@ -111,6 +115,16 @@ class ClassifierParams(BaseModel):
         "model's, as set by 'slmgraph router calibrate --write')"
     )  # fmt: skip
 
+    @field_validator("model")
+    @classmethod
+    def _relative_to_spec(cls, value: str, info: ValidationInfo) -> str:
+        """A relative path is the spec folder's, like prompt files."""
+        base = (info.context or {}).get("base_dir")
+        p = Path(value).expanduser()
+        if not p.is_absolute() and base is not None and (Path(base) / p).exists():
+            return str(Path(base) / p)
+        return str(p)
+
 
 @register_router(
     "classifier",
@@ -125,10 +139,11 @@ def classifier_router(params: ClassifierParams) -> RouterFn:
     threshold = params.threshold if params.threshold is not None else model.threshold
 
     def route(state: State) -> str:
-        # A router failure must not crash the run: an unreadable input goes to the large model.
+        # A router failure must not crash the run: it routes to the large model, loudly.
         try:
             p = model.p_slm([str(state.get(params.key) or "")])[0]
-        except Exception:
+        except Exception as exc:  # any failure routes to the safe side
+            logger.warning("classifier router failed (%s): routing to llm", exc)
             return "llm"
         return "slm" if p >= threshold else "llm"
 

@@ -342,6 +342,15 @@ def _close_models() -> None:
         _MODELS.clear()
 
 
+def release_llama(llm: Any) -> None:
+    """Drop a model from the cache and free it now (tools that load one model after another)."""
+    with _MODELS_LOCK:
+        for key in [k for k, v in _MODELS.items() if v is llm]:
+            del _MODELS[key]
+    with contextlib.suppress(Exception):
+        llm.close()
+
+
 def load_llama(path: Path, settings: LlamaCppSettings) -> Any:
     """Load (or reuse) a llama.cpp model; one instance per file and settings in this process."""
     from llama_cpp import Llama

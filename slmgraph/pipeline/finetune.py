@@ -96,11 +96,26 @@ def select_examples(
     cluster: int | None = None,
     nodes: Sequence[str] | None = None,
     verified_only: bool = False,
+    holdout: int = 0,
 ) -> list[dict[str, Any]]:
     """The examples to train on: one cluster (``slmgraph cluster`` output) and/or some nodes;
-    ``verified_only`` keeps those marked ``"verified": true`` (e.g. SQL whose result matched)."""
+    ``verified_only`` keeps those marked ``"verified": true`` (e.g. SQL whose result matched).
+    ``holdout``: leave out the calls ``slmgraph select`` scores candidates on (the same
+    deterministic ``holdout`` per cluster, at most half of it), so a fine-tuned candidate is
+    never scored on its own training data."""
+    from slmgraph.pipeline.select import heldout
+
+    held: set[str] = set()
+    if holdout > 0:
+        by_cluster: dict[Any, list[dict[str, Any]]] = {}
+        for e in examples:
+            by_cluster.setdefault(e.get("cluster"), []).append(e)
+        for group in by_cluster.values():
+            held |= {_example_key(e) for e in heldout(group, min(holdout, len(group) // 2))}
     out = []
     for e in examples:
+        if held and _example_key(e) in held:
+            continue
         if cluster is not None and e.get("cluster") != cluster:
             continue
         if nodes and e.get("node") not in nodes:
@@ -111,6 +126,10 @@ def select_examples(
             continue
         out.append(e)
     return out
+
+
+def _example_key(e: dict[str, Any]) -> str:
+    return str(e.get("call_id") or json.dumps(e.get("messages"), sort_keys=True))
 
 
 def load_base(base: str) -> tuple[Any, Any, Path]:
@@ -167,11 +186,15 @@ def encode(
     if len(full) > max_length:
         return "longer than max_length"
     # Train up to and including the end-of-turn token; what the template adds after it
-    # (a newline) is never generated.
+    # (a newline) is never generated. ChatML, Llama 3 and the tokenizer's own end of sequence.
     end = len(full)
-    eos = tokenizer.convert_tokens_to_ids("<|im_end|>") if tokenizer else None
-    if isinstance(eos, int) and eos in full[len(prompt) :]:
-        end = len(prompt) + full[len(prompt) :].index(eos) + 1
+    answer = full[len(prompt) :]
+    unk = getattr(tokenizer, "unk_token_id", None)
+    for name in ("<|im_end|>", "<|eot_id|>", "<|end|>", getattr(tokenizer, "eos_token", None)):
+        tid = tokenizer.convert_tokens_to_ids(name) if name else None
+        if isinstance(tid, int) and tid != unk and tid in answer:
+            end = len(prompt) + answer.index(tid) + 1
+            break
     full = full[:end]
     labels = [-100] * len(prompt) + full[len(prompt) :]
     return full, labels
@@ -209,6 +232,9 @@ def finetune(
     fp = config.fingerprint(examples)
     ckpt = out / "checkpoint"
     state_file = ckpt / "state.json"
+    old = ckpt.with_name(ckpt.name + ".old")
+    if not ckpt.exists() and (old / "state.json").exists():
+        old.rename(ckpt)  # interrupted between the two renames of a checkpoint save
     if ckpt.exists():
         saved = json.loads(state_file.read_text()) if state_file.exists() else {}
         if saved.get("fingerprint") != fp:
@@ -271,15 +297,21 @@ def finetune(
         step, losses = int(saved["step"]), list(saved["losses"])
     resumed_from = step
 
+    orders: dict[int, list[int]] = {}
+
     def order(epoch: int) -> list[int]:
-        idx = list(range(len(data)))
-        random.Random(config.seed + epoch).shuffle(idx)
-        return idx
+        if epoch not in orders:
+            idx = list(range(len(data)))
+            random.Random(config.seed + epoch).shuffle(idx)
+            orders[epoch] = idx
+        return orders[epoch]
 
     started = time.perf_counter()
     while step < total:
-        epoch, within = divmod(step * config.grad_accum, len(data))
-        batch = [order(epoch)[(within + j) % len(data)] for j in range(config.grad_accum)]
+        batch = []
+        for j in range(config.grad_accum):  # each sample in its own epoch's order
+            epoch, within = divmod(step * config.grad_accum + j, len(data))
+            batch.append(order(epoch)[within])
         t0 = time.perf_counter()
         total_loss = 0.0
         for i in batch:
@@ -373,6 +405,8 @@ def _save_checkpoint(
         json.dumps({"fingerprint": fp, "step": step, "losses": losses}) + "\n"
     )
     old = ckpt.with_name(ckpt.name + ".old")
+    if old.exists() and ckpt.exists():  # left by a save interrupted after its second rename
+        shutil.rmtree(old)
     if ckpt.exists():
         ckpt.rename(old)
     tmp.rename(ckpt)

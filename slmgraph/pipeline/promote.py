@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -195,6 +196,11 @@ def _node_mapping(text: str, node: str, path: Path) -> yaml.MappingNode:
         names = [k.value for k, _ in nodes[1].value]
         hint = did_you_mean(node, names, "nodes") or ""
         raise SlmgraphError(f"{path}: no node {node!r} under `nodes:`. {hint}".strip())
+    if item[1].start_mark.index < item[0].end_mark.index:  # defined before its key: an alias
+        raise SlmgraphError(
+            f"{path}: node {node!r} is a YAML alias of another mapping; editing it would move "
+            "every node sharing it. Give the node its own mapping first"
+        )
     return item[1]
 
 
@@ -206,7 +212,10 @@ def set_node_tier(text: str, node: str, tier: str, path: Path = Path("spec")) ->
     found = _mapping_item(mapping, "tier")
     if found is not None:
         v = found[1]
-        edits.append((v.start_mark.index, v.end_mark.index, tier))
+        if v.start_mark.index == v.end_mark.index:  # `tier:` with no value
+            edits.append((v.start_mark.index, v.end_mark.index, f" {tier}"))
+        else:
+            edits.append((v.start_mark.index, v.end_mark.index, tier))
     elif mapping.flow_style:
         end = mapping.end_mark.index - 1  # the closing brace
         edits.append((end, end, f", tier: {tier}"))
@@ -263,7 +272,7 @@ def promote(
     from slmgraph.spec import load_spec
     from slmgraph.tiers import resolve_tier
 
-    path = Path(spec_path)
+    path = Path(spec_path).resolve()  # a symlinked spec: edit the file it points to
     if not path.is_file():
         raise SlmgraphError(f"no spec file at {path} (promote edits a spec file in place)")
     spec = load_spec(path)
@@ -303,6 +312,7 @@ def promote(
     # as a whole, and only then moved over it: a failed promotion leaves the spec untouched.
     tmp = path.with_name(f".{path.name}.promote.tmp")
     tmp.write_text(new, encoding="utf-8")
+    shutil.copymode(path, tmp)
     try:
         load_spec(tmp)
         if not dry_run:
@@ -377,11 +387,13 @@ def drift(
     fallback_rise: float = 0.05,
     share_shift: float = 0.2,
     unassigned_max: float = 0.1,
+    min_calls: int = 20,
 ) -> DriftReport:
     """Windows of ``window_s`` seconds, and the reasons (if any) to run S2-S5 again: a tier's
     failure rate or the fallback rate up by more than the given points against the first
     window, the task mix moved (total variation distance of cluster or node shares), or calls
-    that fit no known cluster."""
+    that fit no known cluster. Only windows with at least ``min_calls`` calls are compared
+    (the first such and the last such: a window just begun says little)."""
     if not rows:
         raise SlmgraphError("the call log is empty: nothing to compare")
     assign = _cluster_assigner(clusters) if clusters is not None else None
@@ -413,7 +425,8 @@ def drift(
             total = max(1, len(labels))
             w.cluster_share = {k: v / total for k, v in Counter(labels).items()}
         windows.append(w)
-    reasons = _drift_reasons(windows, failure_rise, fallback_rise, share_shift, unassigned_max)
+    full = [w for w in windows if w.calls >= min_calls]
+    reasons = _drift_reasons(full, failure_rise, fallback_rise, share_shift, unassigned_max)
     return DriftReport(window_s, windows, reasons)
 
 

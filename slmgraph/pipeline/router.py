@@ -8,10 +8,12 @@ the embedder, TF-IDF vocabulary if used) that the ``classifier`` router loads.
 **Calibrate** (``slmgraph router calibrate``): held-out records, each with a score (P(slm
 succeeds) from the router, or a cascade's confidence), whether the small and the large model got
 it right, and what each cost. For every threshold t, questions scoring below t go to the large
-model: quality, cost per question, escalation rate. The chosen threshold is the cheapest one
-that meets the target — ``escalations<=0.25``, ``quality>=llm-0.01`` (within a point of
-LLM-only), ``cost<=0.4*llm`` (then the best quality under that cost) — so a threshold means
-something on *your* traffic.
+model: quality, cost per question, escalation rate. A cascade pays for the small model's try
+on an escalated question too (``mode="cascade"``); a router decides first and pays one model
+(``mode="router"``). The choice: for ``quality>=…`` (e.g. ``quality>=llm-0.01``, within a
+point of LLM-only) the cheapest threshold that meets it; for ``escalations<=0.25`` or
+``cost<=0.4*llm``, the best quality within the bound — so a threshold means something on *your*
+traffic. Calibrate on records the scorer was not fitted on.
 """
 
 from __future__ import annotations
@@ -164,8 +166,10 @@ class Record:
     llm_cost: float
 
 
-def curve(records: Sequence[Record]) -> list[dict[str, float]]:
+def curve(records: Sequence[Record], mode: str = "cascade") -> list[dict[str, float]]:
     """Quality and cost at every distinct threshold (plus never/always escalating)."""
+    if mode not in ("cascade", "router"):
+        raise SlmgraphError(f"mode {mode!r}: cascade or router")
     if not records:
         raise SlmgraphError("no records to calibrate on")
     n = len(records)
@@ -179,11 +183,11 @@ def curve(records: Sequence[Record]) -> list[dict[str, float]]:
             sum((r.llm_correct if u else r.slm_correct) for r, u in zip(records, up, strict=True))
             / n
         )
-        # an escalated question paid for the small model's try and the large model's answer
-        cost = (
-            sum(r.slm_cost + (r.llm_cost if u else 0.0) for r, u in zip(records, up, strict=True))
-            / n
-        )
+        pairs = list(zip(records, up, strict=True))
+        if mode == "cascade":  # an escalated question paid for the small model's try too
+            cost = sum(r.slm_cost + (r.llm_cost if u else 0.0) for r, u in pairs) / n
+        else:
+            cost = sum((r.llm_cost if u else r.slm_cost) for r, u in pairs) / n
         points.append(
             {
                 "threshold": t,
@@ -201,7 +205,7 @@ _TARGET = re.compile(
 
 
 def choose(points: Sequence[dict[str, float]], target: str, records: Sequence[Record]) -> Any:
-    """The point meeting ``target`` (cheapest; for a cost target, the best quality), or None."""
+    """The point meeting ``target`` (see the module docstring for which), or None."""
     m = _TARGET.match(target)
     if not m:
         raise SlmgraphError(
@@ -209,6 +213,12 @@ def choose(points: Sequence[dict[str, float]], target: str, records: Sequence[Re
             "'cost<=0.4*llm'"
         )
     what, op, llm_ref, llm_op, number, times_llm = m.groups()
+    try:
+        float(number)
+    except ValueError:
+        raise SlmgraphError(f"target {target!r}: {number!r} is not a number") from None
+    if what == "escalations" and (llm_ref or times_llm):
+        raise SlmgraphError(f"target {target!r}: an escalation rate is a plain share, e.g. 0.25")
     n = len(records)
     llm_quality = sum(r.llm_correct for r in records) / n
     llm_cost = sum(r.llm_cost for r in records) / n
@@ -229,12 +239,13 @@ def choose(points: Sequence[dict[str, float]], target: str, records: Sequence[Re
     return min(ok, key=lambda p: (p["cost_per_question"], -p["quality"]))
 
 
-def calibrate(records: Sequence[Record], target: str) -> dict[str, Any]:
-    points = curve(records)
+def calibrate(records: Sequence[Record], target: str, mode: str = "cascade") -> dict[str, Any]:
+    points = curve(records, mode)
     chosen = choose(points, target, records)
     n = len(records)
     return {
         "target": target,
+        "mode": mode,
         "n": n,
         "quality_name": "quality",
         "slm_only": {

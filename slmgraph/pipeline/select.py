@@ -11,7 +11,8 @@ and the candidate's output is scored against the teacher's:
 - anything else: the normalised text is equal (case, surrounding space and code fences ignored).
 
 Per cluster and candidate the report gives agreement, p50 latency, tokens per second, the
-model's file size and the process's peak memory after loading it, and the licence; the
+model's file size, the process's resident memory with it loaded (one candidate at a time), and
+the licence; the
 recommendation is the smallest candidate within ``tolerance`` of the best agreement that
 reaches ``min_agreement``, else "fine-tune" the best one (S5) — a cluster no candidate can do
 yet is exactly what the fine-tuning step is for.
@@ -63,8 +64,15 @@ def heldout(examples: Sequence[dict[str, Any]], n: int, seed: int = 0) -> list[d
     return ordered[:n]
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+def _rss_mb() -> float:
+    """Resident memory of this process now (one candidate model is loaded at a time)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak, where no /proc
 
 
 @dataclass
@@ -75,7 +83,7 @@ class CandidateScore:
     p50_s: float
     tokens_per_s: float
     file_mb: float | None
-    peak_rss_mb: float
+    rss_mb: float
     license: str | None
     errors: int = 0
 
@@ -102,7 +110,7 @@ def llamacpp_runner(n_ctx: int = 4096, threads: int | None = None) -> Runner:
     """Replays a call on a catalog model or GGUF path, ``MODEL+ADAPTER.gguf`` for a base with a
     LoRA adapter (S5's output). One model is loaded at a time."""
     from slmgraph.constraints.base import Constraint
-    from slmgraph.models.llamacpp import from_tier
+    from slmgraph.models.llamacpp import from_tier, release_llama
     from slmgraph.models.settings import LlamaCppSettings
 
     loaded: dict[str, Any] = {}
@@ -111,6 +119,8 @@ def llamacpp_runner(n_ctx: int = 4096, threads: int | None = None) -> Runner:
         model: str, messages: list[dict[str, str]], constraint: dict[str, Any] | None
     ) -> tuple[str, float, int]:
         if model not in loaded:
+            for previous in loaded.values():  # free the last candidate before the next loads
+                release_llama(previous.llama)
             loaded.clear()
             base, _, lora = model.partition("+")
             settings = LlamaCppSettings(n_ctx=n_ctx, n_threads=threads, lora_path=lora or None)
@@ -196,7 +206,7 @@ def select(
                     p50_s=round(statistics.median(latencies), 3) if latencies else 0.0,
                     tokens_per_s=round(tokens / sum(latencies), 1) if sum(latencies) else 0.0,
                     file_mb=size,
-                    peak_rss_mb=round(_peak_rss_mb(), 1),
+                    rss_mb=round(_rss_mb(), 1),
                     license=licence,
                     errors=errors,
                 )
@@ -222,14 +232,14 @@ def recommend(scores: Sequence[CandidateScore], min_agreement: float, tolerance:
 def markdown(choices: Sequence[ClusterChoice]) -> str:
     lines = [
         "| cluster | label | size | model | n | agreement | p50 s | tok/s | file MB "
-        "| peak RSS MB | licence |",
+        "| RSS MB | licence |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in choices:
         for s in c.scores:
             lines.append(
                 f"| {c.cluster} | {c.label} | {c.size} | {s.model} | {s.n} | {s.agreement:.0%} "
-                f"| {s.p50_s} | {s.tokens_per_s} | {s.file_mb} | {s.peak_rss_mb} | {s.license} |"
+                f"| {s.p50_s} | {s.tokens_per_s} | {s.file_mb} | {s.rss_mb} | {s.license} |"
             )
     lines += ["", "| cluster | recommendation |", "|---|---|"]
     lines += [f"| {c.cluster} | {c.recommendation} |" for c in choices]

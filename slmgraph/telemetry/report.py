@@ -104,8 +104,10 @@ def cost_report(
     tiers' ``llm`` prices), for the all-LLM counterfactual."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     shadow_calls, shadow_cost = 0, 0.0
-    counterfactual = 0.0
     runs: set[str] = set()
+    # The counterfactual prices one call per call group — the one that answered (else the
+    # first try): without small models, failed small-model attempts would never have happened.
+    answer_of: dict[str, dict[str, Any]] = {}
     for r in rows:
         params = r.get("params")
         if params and '"shadow_of"' in str(params):
@@ -115,9 +117,13 @@ def cost_report(
         groups[(str(r.get("node")), str(r.get("tier")), str(r.get("model")))].append(r)
         if r.get("run_id"):
             runs.add(str(r["run_id"]))
-        counterfactual += (
-            (r.get("tokens_in") or 0) * llm_price[0] + (r.get("tokens_out") or 0) * llm_price[1]
-        ) / 1e6
+        group = str(r.get("call_group") or r.get("call_id") or id(r))
+        if group not in answer_of or (r["status"] == "ok" and answer_of[group]["status"] != "ok"):
+            answer_of[group] = r
+    counterfactual = sum(
+        ((r.get("tokens_in") or 0) * llm_price[0] + (r.get("tokens_out") or 0) * llm_price[1]) / 1e6
+        for r in answer_of.values()
+    )
     lines = []
     for (node, tier, model), rs in sorted(groups.items()):
         lat = [float(r["latency_s"]) for r in rs if r.get("latency_s") is not None]
