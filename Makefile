@@ -18,7 +18,7 @@ $(PY):
 # llama-cpp-python from our flag-keyed wheel.
 $(STAMP): pyproject.toml scripts/install_llamacpp.sh | $(PY)
 	bash scripts/install_llamacpp.sh $(PY)
-	$(PIP) install -q -e ".[dev,studio,openai,outlines,peers,embed,crypto,postgres,cluster,finetune]"
+	$(PIP) install -q -e ".[dev,studio,openai,outlines,peers,embed,crypto,postgres,cluster,finetune,pii]"
 	$(PY) -m slmgraph.pipeline.finetune --fetch-converter  # llama.cpp's GGUF LoRA converter
 	touch $(STAMP)
 

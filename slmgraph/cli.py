@@ -560,10 +560,8 @@ def _cmd_scrub(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     if not args.quiet:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(scrubber.counts.items())) or "none"
-        print(
-            f"scrubbed: {counts} (not covered: {', '.join(NOT_COVERED)})",
-            file=sys.stderr,
-        )
+        missing = f" (not covered: {', '.join(NOT_COVERED)})" if NOT_COVERED else ""
+        print(f"scrubbed: {counts}{missing}", file=sys.stderr)
     return 0
 
 

@@ -10,7 +10,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slmgraph.pipeline.scrub import iban_ok, luhn_ok, scrub, scrub_record
+from slmgraph.pipeline.scrub import NOT_COVERED, census_names, iban_ok, luhn_ok, scrub, scrub_record
 
 WORDS = st.sampled_from(
     [
@@ -100,13 +100,34 @@ phones = st.one_of(
     ),
     st.from_regex(r"\+[1-9]\d{9,12}", fullmatch=True),
 )
+STREETS = ["Main", "Oak", "Pennsylvania", "Baker", "Martin Luther King", "Elm", "Park", "Sunset"]
+SUFFIXES = ["Street", "St", "Avenue", "Ave.", "Road", "Blvd", "Lane", "Drive", "Way", "Court"]
+addresses = st.builds(
+    lambda n, pre, name, suf, post, unit: f"{n} {pre}{name} {suf}{post}{unit}",
+    st.integers(1, 99999),
+    st.sampled_from(["", "N ", "West ", "SE "]),
+    st.sampled_from(STREETS),
+    st.sampled_from(SUFFIXES),
+    st.sampled_from(["", " NW"]),
+    st.sampled_from(["", ", Apt 4B", " Suite 200", ", #12"]),
+)
 PII = {
     "EMAIL": emails,
     "CREDIT_CARD": cards(),
     "IBAN": ibans(),
     "IP_ADDRESS": st.one_of(ipv4, ipv6),
     "PHONE": phones,
+    "STREET_ADDRESS": addresses,
 }
+if "PERSON" not in NOT_COVERED:
+    FIRST, LAST = (sorted(s) for s in census_names())
+    PII["PERSON"] = st.builds(
+        lambda title, first, initial, last: f"{title}{first.title()}{initial} {last.title()}",
+        st.sampled_from(["", "", "Dr. ", "Ms "]),
+        st.sampled_from(FIRST),
+        st.sampled_from(["", " J."]),
+        st.sampled_from(LAST),
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -154,4 +175,18 @@ def test_scrub_cli_reads_stdin() -> None:
         timeout=60,
     )
     assert out.stdout == "mail <EMAIL_1> twice: <EMAIL_1>\n"
-    assert "EMAIL 2" in out.stderr and "not covered: PERSON" in out.stderr
+    assert "EMAIL 2" in out.stderr
+    assert ("not covered: PERSON" in out.stderr) == ("PERSON" in NOT_COVERED)
+
+
+def test_names_and_street_addresses() -> None:
+    text = "Dana Smith (Mr. O'Brien's client) moved to 1600 Pennsylvania Avenue NW, Apt 4B."
+    out = scrub(text)
+    assert out.text.endswith("moved to <STREET_ADDRESS_1>.")
+    if "PERSON" not in NOT_COVERED:
+        assert out.text.startswith("<PERSON_1> (<PERSON_2>'s client)")
+        # a capitalised word before a name must not hide it
+        assert scrub("Mail Dana Smith today").text == "Mail <PERSON_1> today"
+    # SQL, schema words and lower-case identifiers stay
+    sql = "SELECT Name, Song_Name FROM singer WHERE Country = 'France' AND age > 30"
+    assert scrub(sql).text == sql

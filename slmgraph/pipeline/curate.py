@@ -56,7 +56,7 @@ class CurateReport:
             "|---|---|",
             *[f"| {k} | {v} |" for k, v in sorted(self.pii.items())],
             "",
-            f"Not covered by the scrubber: {', '.join(NOT_COVERED)}.",
+            f"Not covered by the scrubber: {', '.join(NOT_COVERED) or 'nothing we know of'}.",
         ]
         return "\n".join(lines) + "\n"
 
