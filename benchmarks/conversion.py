@@ -40,7 +40,7 @@ from slmgraph.eval import evaluate, load_split
 from slmgraph.eval.dataset import Item, stratified_sample
 from slmgraph.eval.execution import execution_match
 from slmgraph.eval.systems import Prediction, query_writer_spec
-from slmgraph.spec import GraphSpec, load_spec
+from slmgraph.spec import GraphSpec, default_tiers, load_spec
 from slmgraph.telemetry.calllog import CallLog
 
 HERE = Path(__file__).parent
@@ -57,6 +57,9 @@ def writer_spec(model: str, threads: int, lora: Path | None = None) -> GraphSpec
     data = spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
     tier = data["tiers"]["slm"]
     tier["model"] = model
+    # the tier is named slm whichever model runs it; its price is the model's own
+    own = next(t for t in default_tiers().values() if t["model"] == model)
+    tier["price"] = own["price"]
     if lora is not None:
         tier.setdefault("settings", {})["lora_path"] = str(lora)
     return load_spec(data)

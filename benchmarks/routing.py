@@ -50,8 +50,31 @@ def load(path: Path) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in map(json.loads, f.read_text().splitlines()) if r}
 
 
+def _prices() -> dict[str, tuple[float, float]]:
+    """$ per 1M input/output tokens by model, from the default tiers (slm: the 0.5B, llm: the
+    1.5B). Costs are recomputed from tokens: the conversion benchmark runs either model on a
+    tier named ``slm``, whose logged price is the slm's."""
+    from slmgraph.spec import default_tiers
+
+    out = {}
+    for tier in default_tiers().values():
+        p = tier.get("price") or {}
+        out[str(tier["model"])] = (
+            float(p.get("input_per_1m", 0)),
+            float(p.get("output_per_1m", 0)),
+        )
+    return out
+
+
+PRICES = _prices()
+
+
 def cost(rec: dict[str, Any]) -> float:
-    return sum(float(t.get("cost_usd") or 0.0) for t in rec.get("trace") or [])
+    total = 0.0
+    for t in rec.get("trace") or []:
+        p_in, p_out = PRICES.get(str(t.get("model")), (0.0, 0.0))
+        total += ((t.get("tokens_in") or 0) * p_in + (t.get("tokens_out") or 0) * p_out) / 1e6
+    return total
 
 
 def latency(rec: dict[str, Any]) -> float:
