@@ -136,7 +136,11 @@ def stage_slm_train(args: argparse.Namespace) -> dict[str, Any]:
 def stage_curate(args: argparse.Namespace) -> dict[str, Any]:
     from slmgraph.pipeline.curate import curate
 
-    report = curate(CallLog(WORK / "teacher.sqlite"), WORK / "curated-raw.jsonl")
+    log = CallLog(WORK / "teacher.sqlite")
+    report = curate(log, WORK / "curated-raw.jsonl")
+    # Verified on the teacher's own output, before scrubbing (a scrubbed literal would no
+    # longer execute); the training example is the scrubbed one.
+    raw_output = {r["call_id"]: r["output"] for r in log.rows()}
     by_run = {}
     for line in (WORK / "teach-runs.jsonl").read_text().splitlines():
         rec = json.loads(line)
@@ -151,7 +155,8 @@ def stage_curate(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             ok = False
             if ex["node"] in ("write_sql", "fix_sql"):
-                ok, _, _ = execution_match(item.db_path, item.gold, extract_sql(ex["output"]))
+                raw = str(raw_output.get(ex["call_id"]) or "")
+                ok, _, _ = execution_match(item.db_path, item.gold, extract_sql(raw))
             ex.update(db=str(item.db_path), gold=item.gold, question_id=item.id, verified=ok)
             n_verified += ok
             f.write(json.dumps(ex, ensure_ascii=False) + "\n")

@@ -160,7 +160,8 @@ def test_placeholders_are_typed_and_consistent_within_a_record() -> None:
 def test_ordinary_numbers_are_kept() -> None:
     text = (
         "Order 12345 shipped in 2024 for 19.99 EUR; version 3.11.7; 1,200 users; "
-        "card ending 1234; invoice 4111111111111112; room 101"
+        "card ending 1234; invoice 4111111111111112; room 101; price 255041.46; "
+        "opened 2009-10-12 and 12.10.2009, at 2018-03-23 23:05:11"
     )
     assert scrub(text).text == text  # 4111111111111112 fails the Luhn check
 

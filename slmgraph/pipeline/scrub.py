@@ -115,6 +115,21 @@ def iban_ok(text: str) -> bool:
     return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
 
 
+def phone_ok(s: str) -> bool:
+    """7-15 digits, written like a phone number — and not like the numbers a database is full
+    of: a decimal (``255041.46``), a date (``2009-10-12``, ``12.10.2009``) or a bare number
+    with one dot."""
+    digits = re.sub(r"\D", "", s)
+    if not 7 <= len(digits) <= 15:
+        return False
+    if re.fullmatch(r"\d+\.\d+", s):  # a decimal
+        return False
+    # a date, or a timestamp that starts with one (2018-03-23 23:05)
+    if re.match(r"\d{4}([-./])\d{1,2}\1\d{1,2}(?!\d)|\d{1,2}([-./])\d{1,2}\2\d{4}(?!\d)", s):
+        return False
+    return s.startswith("+") or bool(re.search(r"[ .()-]", s)) or len(digits) >= 10
+
+
 def _ipv6_ok(text: str) -> bool:
     try:
         ipaddress.IPv6Address(text)
@@ -190,14 +205,7 @@ _RULES = [
             r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
             r"\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)"
         ),
-        lambda s: (
-            7 <= len(re.sub(r"\D", "", s)) <= 15
-            and (
-                s.startswith("+")
-                or bool(re.search(r"[ .()-]", s))
-                or len(re.sub(r"\D", "", s)) >= 10
-            )
-        ),
+        lambda s: phone_ok(s),
     ),
 ]
 
