@@ -263,6 +263,9 @@ def main() -> None:
         + (", ".join(met_by) or "not met by any point"),
         "",
     ]
+    notes = HERE / "routing-notes.md"  # the hand-written analysis, kept beside the numbers
+    if notes.exists():
+        md += ["", notes.read_text()]
     (res / f"routing-{result['date']}.md").write_text("\n".join(md))
     print("\n".join(md))
 
