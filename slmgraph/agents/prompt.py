@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from slmgraph.constraints.base import ConstraintSpec
 from slmgraph.errors import RunError
+from slmgraph.models.base import Message
 from slmgraph.prompts import PromptTemplate, load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
 
@@ -45,6 +46,19 @@ class PromptParams(BaseModel):
         return PromptTemplate(system=self.system, user=self.user, source="<inline>")
 
 
+def render(env: NodeEnv, template: PromptTemplate, state: State) -> list[Message]:
+    """The node's messages from state (unset keys render empty; a key the state lacks is a
+    run error naming the prompt and the key)."""
+    values = {k: ("" if v is None else v) for k, v in state.items()}
+    try:
+        return list(template.render(values))
+    except KeyError as exc:
+        raise RunError(
+            f"prompt {template.source} needs state key {exc.args[0]!r}, which is not set",
+            node=env.name,
+        ) from None
+
+
 def _writes(params: PromptParams) -> list[str]:
     return [params.output]
 
@@ -67,14 +81,7 @@ def prompt_agent(env: NodeEnv) -> NodeFn:
     assert env.model is not None
 
     def run(state: State) -> Update:
-        values = {k: ("" if v is None else v) for k, v in state.items()}
-        try:
-            messages = template.render(values)
-        except KeyError as exc:
-            raise RunError(
-                f"prompt {template.source} needs state key {exc.args[0]!r}, which is not set",
-                node=env.name,
-            ) from None
+        messages = render(env, template, state)
         result = env.model.complete(  # type: ignore[union-attr]
             messages,
             constraint,

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from slmgraph.agents.prompt import PromptParams, _reads
+from slmgraph.agents.prompt import PromptParams, _reads, render
 from slmgraph.errors import RunError, SlmgraphError
 from slmgraph.models.base import Message
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
@@ -56,17 +56,6 @@ class CascadeParams(PromptParams):
 
 def _cascade_writes(params: CascadeParams) -> list[str]:
     return [params.output, *(k for k in (params.confidence_key, params.tier_key) if k)]
-
-
-def _render(env: NodeEnv, template: Any, state: State) -> list[Message]:
-    values = {k: ("" if v is None else v) for k, v in state.items()}
-    try:
-        return list(template.render(values))
-    except KeyError as exc:
-        raise RunError(
-            f"prompt {template.source} needs state key {exc.args[0]!r}, which is not set",
-            node=env.name,
-        ) from None
 
 
 def _value(result: Result, params: PromptParams) -> Any:
@@ -116,7 +105,7 @@ def cascade_agent(env: NodeEnv) -> NodeFn:
         return next(a for a in answers if normalise(a) == top), n / len(answers)
 
     def run(state: State) -> Update:
-        messages = _render(env, template, state)
+        messages = render(env, template, state)
         value: Any = None
         conf: float | None = None
         small_error: SlmgraphError | None = None
@@ -183,7 +172,7 @@ def parallel_agent(env: NodeEnv) -> NodeFn:
     pool = ThreadPoolExecutor(4, thread_name_prefix=f"slmgraph-{env.name}")
 
     def run(state: State) -> Update:
-        messages = _render(env, template, state)
+        messages = render(env, template, state)
 
         def call(client: Any) -> Any:
             try:
