@@ -164,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--n", type=int, default=20, help="held-out calls per cluster (default 20)")
     se.add_argument("--min-agreement", type=float, default=0.8)
     se.add_argument("--threads", type=int, help="CPU threads per model")
+    se.add_argument("--max-tokens", type=int, default=256, help="per replayed call (default 256)")
     ft = sub.add_parser(
         "finetune",
         help="LoRA on curated examples (distil the teacher); PEFT adapter + GGUF LoRA",
@@ -333,7 +334,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
     choices = select(
         examples,
         candidates,
-        runner=llamacpp_runner(threads=args.threads),
+        runner=llamacpp_runner(threads=args.threads, max_tokens=args.max_tokens),
         n=args.n,
         min_agreement=args.min_agreement,
         clusters=args.cluster,

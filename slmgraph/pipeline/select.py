@@ -106,7 +106,7 @@ class ClusterChoice:
         }
 
 
-def llamacpp_runner(n_ctx: int = 4096, threads: int | None = None) -> Runner:
+def llamacpp_runner(n_ctx: int = 4096, threads: int | None = None, max_tokens: int = 256) -> Runner:
     """Replays a call on a catalog model or GGUF path, ``MODEL+ADAPTER.gguf`` for a base with a
     LoRA adapter (S5's output). One model is loaded at a time."""
     from slmgraph.constraints.base import Constraint
@@ -127,7 +127,9 @@ def llamacpp_runner(n_ctx: int = 4096, threads: int | None = None) -> Runner:
             loaded[model] = from_tier(base, settings)
         backend = loaded[model]
         c = Constraint.from_dict(constraint) if constraint else None
-        out = backend.complete(messages, c, max_tokens=512, temperature=0.0, logprobs=False)
+        # a candidate that never ends its answer costs at most max_tokens per call (a 135M model
+        # under a SQL grammar ran to 512 tokens, about a minute a call here)
+        out = backend.complete(messages, c, max_tokens=max_tokens, temperature=0.0, logprobs=False)
         return out.text, out.latency_s, out.usage.output_tokens
 
     return run
