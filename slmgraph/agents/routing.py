@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -24,22 +23,13 @@ from typing import Any, Literal
 from pydantic import Field
 
 from slmgraph.agents.prompt import PromptParams, _reads, render
+from slmgraph.answers import normalise
 from slmgraph.errors import RunError, SlmgraphError
 from slmgraph.models.base import Message
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
 from slmgraph.tiers import Result
 
 logger = logging.getLogger(__name__)
-
-
-def normalise(value: Any) -> str:
-    """Answers compared as the same when equal up to case, spacing, fences and a final ';'."""
-    if not isinstance(value, str):
-        import json
-
-        return json.dumps(value, sort_keys=True)
-    text = re.sub(r"^```\w*\s*|\s*```$", "", value.strip())
-    return re.sub(r"\s+", " ", text).strip().rstrip(";").casefold()
 
 
 class CascadeParams(PromptParams):

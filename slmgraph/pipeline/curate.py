@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from slmgraph.pipeline.scrub import NOT_COVERED, scrub_record
-from slmgraph.telemetry.calllog import CallLog
+from slmgraph.telemetry.calllog import CallLog, is_shadow
 
 
 @dataclass
@@ -80,7 +80,7 @@ def curate(
             if nodes is not None and row.get("node") not in nodes:
                 report.dropped["other node"] += 1
                 continue
-            if row.get("params") and '"shadow_of"' in str(row["params"]):
+            if is_shadow(row):
                 report.dropped["shadow call"] += 1  # a candidate's answer, not the teacher's
                 continue
             if row["status"] != "ok":

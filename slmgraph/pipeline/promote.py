@@ -28,45 +28,12 @@ from typing import Any
 
 import yaml
 
+from slmgraph.answers import same_answer
 from slmgraph.errors import SlmgraphError
-from slmgraph.telemetry.calllog import CallLog
+from slmgraph.telemetry.calllog import CallLog, is_shadow
 
-
-def _norm_sql(text: str) -> str | None:
-    import sqlglot
-
-    try:
-        return sqlglot.transpile(text, read="sqlite", write="sqlite")[0].casefold()
-    except Exception:  # not SQL, or SQL sqlglot cannot read
-        return None
-
-
-def outputs_agree(a: str | None, b: str | None) -> bool:
-    """Same answer: equal JSON values, equal normalised SQL, or equal normalised text."""
-    if a is None or b is None:
-        return False
-    try:
-        return bool(json.loads(a) == json.loads(b))
-    except (json.JSONDecodeError, TypeError):
-        pass
-
-    def norm(t: str) -> str:
-        t = re.sub(r"^```\w*\s*|\s*```$", "", t.strip())
-        return re.sub(r"\s+", " ", t).strip().rstrip(";").casefold()
-
-    if norm(a) == norm(b):
-        return True
-    if re.match(r"\s*(select|with)\b", a, re.I) and re.match(r"\s*(select|with)\b", b, re.I):
-        sa, sb = _norm_sql(a), _norm_sql(b)
-        return sa is not None and sa == sb
-    return False
-
-
-def _params(row: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return dict(json.loads(row["params"])) if row.get("params") else {}
-    except (json.JSONDecodeError, TypeError):
-        return {}
+#: Kept under its old name: shadow agreement is the project's one rule for "same answer".
+outputs_agree = same_answer
 
 
 @dataclass
@@ -88,7 +55,7 @@ def shadow_pairs(rows: Iterable[dict[str, Any]]) -> list[ShadowPair]:
     answers: dict[str, dict[str, Any]] = {}
     shadows: list[dict[str, Any]] = []
     for r in rows:
-        if "shadow_of" in _params(r):
+        if is_shadow(r):
             shadows.append(r)
         elif r["status"] == "ok":
             answers[r["call_group"]] = r
@@ -404,7 +371,7 @@ def drift(
     windows = []
     for b in sorted(buckets):
         rs = buckets[b]
-        primary = [r for r in rs if "shadow_of" not in _params(r)]
+        primary = [r for r in rs if not is_shadow(r)]
         nodes = Counter(str(r.get("node")) for r in primary)
         by_tier: dict[str, list[bool]] = defaultdict(list)
         for r in primary:

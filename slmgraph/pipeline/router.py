@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from slmgraph.errors import SlmgraphError
+from slmgraph.telemetry.calllog import is_shadow
 
 
 @dataclass
@@ -125,7 +126,7 @@ def labelled_from_log(rows: Sequence[dict[str, Any]], node: str) -> tuple[list[s
     for r in rows:
         if r.get("node") != node or r.get("feedback") is None or float(r["feedback"]) == 0:
             continue
-        if r.get("params") and '"shadow_of"' in str(r["params"]):
+        if is_shadow(r):
             continue
         group = str(r.get("call_group") or r.get("call_id"))
         if group in seen or int(r.get("attempt") or 1) != 1:

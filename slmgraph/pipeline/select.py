@@ -8,7 +8,8 @@ and the candidate's output is scored against the teacher's:
   against the reference's (``"gold"`` when present, else the teacher's output), as the Spider
   harness compares them;
 - JSON: the parsed values are equal;
-- anything else: the normalised text is equal (case, surrounding space and code fences ignored).
+- anything else: :func:`slmgraph.answers.same_answer` (equal JSON, normalised text, or SQL equal
+  after sqlglot normalisation).
 
 Per cluster and candidate the report gives agreement, p50 latency, tokens per second, the
 model's file size, the process's resident memory with it loaded (one candidate at a time), and
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import resource
 import statistics
 import sys
@@ -36,11 +36,6 @@ from slmgraph.errors import SlmgraphError
 Runner = Callable[[str, list[dict[str, str]], dict[str, Any] | None], tuple[str, float, int]]
 
 
-def _norm_text(text: str) -> str:
-    text = re.sub(r"^```\w*\s*|\s*```$", "", text.strip())
-    return re.sub(r"\s+", " ", text).strip().rstrip(";").casefold()
-
-
 def agreement(example: dict[str, Any], output: str, timeout_s: float = 10.0) -> bool:
     """Does ``output`` do what the teacher's output did for this call?"""
     reference = str(example.get("gold") or example.get("output") or "")
@@ -50,11 +45,9 @@ def agreement(example: dict[str, Any], output: str, timeout_s: float = 10.0) -> 
 
         ok, _, _ = execution_match(Path(example["db"]), reference, extract_sql(output), timeout_s)
         return ok
-    try:
-        return bool(json.loads(output) == json.loads(reference))
-    except (json.JSONDecodeError, TypeError):
-        pass
-    return _norm_text(output) == _norm_text(reference)
+    from slmgraph.answers import same_answer
+
+    return same_answer(output, reference)
 
 
 def heldout(examples: Sequence[dict[str, Any]], n: int, seed: int = 0) -> list[dict[str, Any]]:

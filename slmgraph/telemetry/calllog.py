@@ -462,6 +462,17 @@ class CallLog:
                 self._conn_ = None
 
 
+def is_shadow(row: dict[str, Any]) -> bool:
+    """A shadow call: a candidate tier answering beside the live one (``params.shadow_of``)."""
+    params = row.get("params")
+    if not params:
+        return False
+    try:
+        return "shadow_of" in (json.loads(params) if isinstance(params, str) else params)
+    except (json.JSONDecodeError, TypeError):
+        return False
+
+
 def _is_disconnect(exc: BaseException) -> bool:
     try:
         import psycopg

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from slmgraph.telemetry.calllog import is_shadow
+
 
 def _pct(values: Sequence[float], q: float) -> float | None:
     if not values:
@@ -109,8 +111,7 @@ def cost_report(
     # first try): without small models, failed small-model attempts would never have happened.
     answer_of: dict[str, dict[str, Any]] = {}
     for r in rows:
-        params = r.get("params")
-        if params and '"shadow_of"' in str(params):
+        if is_shadow(r):
             shadow_calls += 1
             shadow_cost += float(r.get("cost_usd") or 0.0)
             continue
