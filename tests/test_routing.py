@@ -111,12 +111,14 @@ PARALLEL = {
 }
 
 
-def test_parallel_verification_policies_and_failures(tmp_path: Path) -> None:
+@pytest.mark.parametrize("concurrent", [True, False])
+def test_parallel_verification_policies_and_failures(tmp_path: Path, concurrent: bool) -> None:
     slm = [{"match": "same", "output": "Paris"}, {"match": "slm down", "error": "timeout"},
            {"output": "Lyon"}]  # fmt: skip
     llm = [{"match": "verifier down", "error": "server"}, {"output": "paris"}]
     log = CallLog(tmp_path / "calls.sqlite")
-    built = build(spec(PARALLEL, slm, llm), call_log=log)
+    node = {**PARALLEL, "params": {**PARALLEL["params"], "concurrent": concurrent}}
+    built = build(spec(node, slm, llm), call_log=log)
     same = run(built, {"q": "same"})
     assert same.output == {"q": "same", "a": "Paris", "agree": True}  # the draft stands
     assert sorted(t["tier"] for t in same.trace if t.get("model")) == ["llm", "slm"]

@@ -132,6 +132,13 @@ class ParallelParams(PromptParams):
         "verifier", description="Whose answer wins when the two disagree"
     )
     agree_key: str | None = Field(None, description="State key: did draft and verifier agree")
+    concurrent: bool = Field(
+        True,
+        description=(
+            "Run draft and verifier at the same time (false: one after the other, e.g. when "
+            "both models share the same few CPU cores)"
+        ),
+    )
 
 
 def _parallel_writes(params: ParallelParams) -> list[str]:
@@ -173,9 +180,13 @@ def parallel_agent(env: NodeEnv) -> NodeFn:
         started = time.perf_counter()
         # The verifier runs beside (in a copy of this node's context, so its call is logged and
         # traced as this node's); the draft runs in the caller's thread.
-        verifying = pool.submit(contextvars.copy_context().run, call, verify_client)
-        draft = call(draft_client)
-        verdict = verifying.result()
+        if params.concurrent:
+            verifying = pool.submit(contextvars.copy_context().run, call, verify_client)
+            draft = call(draft_client)
+            verdict = verifying.result()
+        else:
+            draft = call(draft_client)
+            verdict = call(verify_client)
         logger.debug("%s: both sides in %.2f s", env.name, time.perf_counter() - started)
         if isinstance(draft, Exception) and isinstance(verdict, Exception):
             raise RunError(
