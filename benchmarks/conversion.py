@@ -12,7 +12,8 @@ Stages (each resumable; work in benchmarks/runs/conversion/, not committed):
 2. ``curate``: ``slmgraph curate`` on that log; each example is then execution-checked against
    the question's gold query (``verified``) and carries its ``db`` and ``gold``.
 3. ``cluster``: ``slmgraph cluster`` on the curated calls (report: task clusters, ARI vs nodes).
-4. ``select``: the catalog's candidate SLMs on held-out ``write_sql`` calls (EX agreement).
+4. ``select``: the catalog's candidate SLMs on held-out ``write_sql`` calls (EX agreement);
+   after ``finetune``, the student with its adapter too (those calls are kept out of training).
 5. ``finetune``: LoRA on the 0.5B with the verified ``write_sql`` examples (GGUF LoRA out).
 6. ``eval``: on ``--n-eval`` stratified dev questions: the student before (``slmgraph-slm``),
    the student after (same, with the adapter), and the teacher.
@@ -176,9 +177,13 @@ def stage_select(args: argparse.Namespace) -> dict[str, Any]:
     from slmgraph.pipeline.select import llamacpp_runner, select
     from slmgraph.pipeline.select import write as write_select
 
+    candidates = ["smollm2-135m-instruct-q4_1", STUDENT]
+    adapter = WORK / "student" / "adapter.gguf"
+    if adapter.exists():  # after fine-tuning: the student with its adapter, on calls it never saw
+        candidates.append(f"{STUDENT}+{adapter}")
     choices = select(
         write_sql_examples(),
-        ["smollm2-135m-instruct-q4_1", STUDENT],
+        candidates,
         runner=llamacpp_runner(threads=args.threads),
         n=args.n_select,
         labels={0: "write_sql (teacher: 1.5B)"},
@@ -277,6 +282,9 @@ def stage_report(args: argparse.Namespace) -> dict[str, Any]:
         "n_eval": args.n_eval,
         "eval_seed": args.seed,
         "train_seconds": ft["seconds"],
+        # steps train_seconds covers: a run resumed from a checkpoint that predates cumulative
+        # timing counts only the steps after the resume
+        "train_seconds_steps": ft.get("timed_steps", ft["steps"] - ft["resumed_from"]),
         "device": ft["device"],
         "finetune": {k: ft[k] for k in ("steps", "n_skipped", "config")},
         "eval": {"student_before": before, "student_after": after, "teacher": teacher},
@@ -334,13 +342,75 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             "",
             f"Training: {r['n_train']} execution-verified write_sql examples from "
             f"{r['n_train_questions']} train questions (teacher EX on them: "
-            f"{pct(r['teacher_train_ex'])}); {ft['steps']} optimizer steps in "
-            f"{r['train_seconds'] / 60:.0f} min; skipped: {ft['n_skipped'] or 'none'}. "
+            f"{pct(r['teacher_train_ex'])}); {ft['steps']} optimizer steps of 4 examples; "
+            f"{r['train_seconds'] / 60:.0f} min for "
+            + (
+                "all of them"
+                if r["train_seconds_steps"] == ft["steps"]
+                else f"the last {r['train_seconds_steps']} (the first ran in an earlier session)"
+            )
+            + f"; skipped: {ft['n_skipped'] or 'none'}. "
             f"Evaluation: {r['n_eval']} stratified public dev questions (seed {r['eval_seed']}); "
             "train and dev databases are disjoint.",
             "",
+            *pipeline_sections(),
         ]
     )
+
+
+def _candidate(model: str) -> str:
+    base, _, adapter = model.partition("+")
+    return Path(base).name + (" + LoRA adapter" if adapter else "")
+
+
+def pipeline_sections() -> list[str]:
+    """Curate, cluster and select, from their stage outputs (when they ran)."""
+    out: list[str] = []
+    cur = WORK / "curate.json"
+    if cur.exists():
+        c = json.loads(cur.read_text())
+        pii = ", ".join(f"{k} {v}" for k, v in sorted(c["pii_replaced"].items()))
+        out += [
+            "## Curate",
+            "",
+            f"{c['read']} logged calls read, {c['kept']} kept (dropped: {c['dropped']}); "
+            f"{c['verified']} write_sql outputs execution-verified against the gold query. "
+            f"PII replaced by typed placeholders: {pii or 'none'}.",
+            "",
+        ]
+    clu = WORK / "cluster.json"
+    if clu.exists():
+        c = json.loads(clu.read_text())
+        comp = "; ".join(
+            f"{k['size']} calls ({', '.join(f'{n} {m}' for n, m in k['nodes'].items())})"
+            for k in c["clusters"]
+        )
+        out += [
+            "## Cluster",
+            "",
+            f"{c['method']} on {c['embedder']} embeddings, k = {c['k']}: {comp}. Adjusted Rand "
+            f"index against node names: {c['ari_vs_node']:.2f}.",
+            "",
+        ]
+    sel = WORK / "select" / "select.json"
+    if sel.exists():
+        for k in json.loads(sel.read_text())["clusters"]:
+            out += [
+                f"## Select ({k['label']}: {k['size']} calls)",
+                "",
+                "| candidate | n | agreement (execution) | p50 s | tokens/s | RSS MB | errors |",
+                "|---|---|---|---|---|---|---|",
+                *[
+                    f"| {_candidate(sc['model'])} | {sc['n']} | {sc['agreement']:.0%} | "
+                    f"{sc['p50_s']:.1f} | {sc['tokens_per_s']:.1f} | {sc['rss_mb']:.0f} | "
+                    f"{sc['errors']} |"
+                    for sc in k["scores"]
+                ],
+                "",
+                f"Recommendation: {k['recommendation']}",
+                "",
+            ]
+    return out
 
 
 def main() -> None:

@@ -162,8 +162,12 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tiny_gguf: Path, tmp_pat
         finetune(examples(), out, config(tiny_gguf), gguf=False, progress=stop_at_6)
     state = json.loads((out / "checkpoint" / "state.json").read_text())
     assert state["step"] == 4  # the last checkpoint before the interruption
+    assert state["seconds"] > 0
+    # training time adds up across sessions (pretend the first one trained for 1000 s)
+    (out / "checkpoint" / "state.json").write_text(json.dumps({**state, "seconds": 1000.0}))
     result = finetune(examples(), out, config(tiny_gguf), gguf=False, progress=None)
     assert result.resumed_from == 4 and result.steps == 32 and len(result.losses) == 32
+    assert result.seconds > 1000 and result.timed_steps == 32
     assert (out / "adapter" / "adapter_model.safetensors").exists()
     # other settings on the same folder: refused, unless asked to start over
     with pytest.raises(SlmgraphError, match="other settings or data; pass --restart"):

@@ -79,9 +79,10 @@ class FinetuneResult:
     n_skipped: dict[str, int]
     steps: int
     resumed_from: int
-    seconds: float
+    seconds: float  # training time of every session of this run (steps timed_steps)
     device: str
     losses: list[float] = field(default_factory=list)
+    timed_steps: int = 0  # the steps ``seconds`` covers
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -286,7 +287,7 @@ def finetune(
         return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    step, losses = 0, []
+    step, losses, earlier, untimed = 0, [], 0.0, 0
     if state_file.exists():
         saved = json.loads(state_file.read_text())
         set_peft_model_state_dict(model, load_file(ckpt / "adapter" / "adapter_model.safetensors"))
@@ -295,6 +296,8 @@ def finetune(
         sched.load_state_dict(trainer["scheduler"])
         torch.set_rng_state(trainer["rng"])
         step, losses = int(saved["step"]), list(saved["losses"])
+        earlier = float(saved.get("seconds", 0.0))  # training time of the sessions before
+        untimed = 0 if "seconds" in saved else step  # a checkpoint that did not keep its time
     resumed_from = step
 
     orders: dict[int, list[int]] = {}
@@ -333,8 +336,9 @@ def finetune(
         if progress is not None:
             progress(step, total, total_loss, time.perf_counter() - t0)
         if step % config.checkpoint_every == 0 or step == total:
-            _save_checkpoint(model, opt, sched, ckpt, fp, step, losses)
-    seconds = time.perf_counter() - started
+            elapsed = earlier + time.perf_counter() - started
+            _save_checkpoint(model, opt, sched, ckpt, fp, step, losses, elapsed)
+    seconds = earlier + time.perf_counter() - started
 
     adapter = out / "adapter"
     if adapter.exists():
@@ -359,6 +363,7 @@ def finetune(
         seconds=round(seconds, 2),
         device=device,
         losses=losses,
+        timed_steps=step - untimed,
     )
     (out / "finetune.json").write_text(
         json.dumps(
@@ -384,7 +389,14 @@ def _output_only_loss(model: Any, x: Any, labels: list[int]) -> Any:
 
 
 def _save_checkpoint(
-    model: Any, opt: Any, sched: Any, ckpt: Path, fp: str, step: int, losses: list[float]
+    model: Any,
+    opt: Any,
+    sched: Any,
+    ckpt: Path,
+    fp: str,
+    step: int,
+    losses: list[float],
+    seconds: float,
 ) -> None:
     import torch
 
@@ -402,7 +414,7 @@ def _save_checkpoint(
         tmp / "trainer.pt",
     )
     (tmp / "state.json").write_text(
-        json.dumps({"fingerprint": fp, "step": step, "losses": losses}) + "\n"
+        json.dumps({"fingerprint": fp, "step": step, "losses": losses, "seconds": seconds}) + "\n"
     )
     old = ckpt.with_name(ckpt.name + ".old")
     if old.exists() and ckpt.exists():  # left by a save interrupted after its second rename
