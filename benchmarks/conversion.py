@@ -47,6 +47,7 @@ from slmgraph.telemetry.calllog import CallLog
 HERE = Path(__file__).parent
 DATA = HERE.parent.parent / "shared" / "data" / "spider"
 WORK = HERE / "runs" / "conversion"
+NOTES = HERE / "conversion-notes.md"  # hand-written reading of the numbers, appended to the report
 STUDENT = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 TEACHER = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 STAGES = ("teach", "slm-train", "curate", "cluster", "select", "finetune", "eval", "report")
@@ -347,13 +348,15 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             + (
                 "all of them"
                 if r["train_seconds_steps"] == ft["steps"]
-                else f"the last {r['train_seconds_steps']} (the first ran in an earlier session)"
+                else f"the last {r['train_seconds_steps']} (the first "
+                f"{ft['steps'] - r['train_seconds_steps']} ran in an earlier session, untimed)"
             )
             + f"; skipped: {ft['n_skipped'] or 'none'}. "
             f"Evaluation: {r['n_eval']} stratified public dev questions (seed {r['eval_seed']}); "
             "train and dev databases are disjoint.",
             "",
             *pipeline_sections(),
+            *([NOTES.read_text()] if NOTES.exists() else []),
         ]
     )
 
@@ -374,7 +377,7 @@ def pipeline_sections() -> list[str]:
             "## Curate",
             "",
             f"{c['read']} logged calls read, {c['kept']} kept (dropped: {c['dropped']}); "
-            f"{c['verified']} write_sql outputs execution-verified against the gold query. "
+            f"{c['verified']} SQL outputs (write_sql and fix_sql) execution-verified against the gold query. "
             f"PII replaced by typed placeholders: {pii or 'none'}.",
             "",
         ]
