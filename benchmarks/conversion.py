@@ -377,7 +377,8 @@ def pipeline_sections() -> list[str]:
             "## Curate",
             "",
             f"{c['read']} logged calls read, {c['kept']} kept (dropped: {c['dropped']}); "
-            f"{c['verified']} SQL outputs (write_sql and fix_sql) execution-verified against the gold query. "
+            f"{c['verified']} SQL outputs (write_sql and fix_sql) execution-verified against "
+            "the gold query. "
             f"PII replaced by typed placeholders: {pii or 'none'}.",
             "",
         ]
