@@ -79,7 +79,7 @@ class FinetuneResult:
     n_skipped: dict[str, int]
     steps: int
     resumed_from: int
-    seconds: float  # training time of every session of this run (steps timed_steps)
+    seconds: float  # training time, summed over the sessions of a resumed run
     device: str
     losses: list[float] = field(default_factory=list)
     timed_steps: int = 0  # the steps ``seconds`` covers
