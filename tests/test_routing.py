@@ -27,7 +27,8 @@ def spec(node: dict[str, Any], slm_rules: list[Any], llm_rules: list[Any], **kw:
     return load_spec(
         {
             "name": "routed",
-            "state": {"q": "str", "a": "str", "conf": "float", "tier": "str", "agree": "bool"},
+            "state": {"q": "str", "a": "str", "conf": "float", "tier": "str", "agree": "bool",
+                      "db": "str"},  # fmt: skip
             "tiers": {
                 "slm": {
                     "backend": "scripted",
@@ -95,6 +96,25 @@ def test_cascade_min_logprob_and_self_consistency() -> None:
     split = [{"outputs": ["x", "y", "z"]}]
     out = run(build(spec(votes, split, LLM), call_log=False), {"q": "?"}).output
     assert out["a"] == "large answer" and out["conf"] == pytest.approx(1 / 3)
+
+
+def test_cascade_escalates_sql_that_does_not_execute(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "shop.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE item (name TEXT, price REAL)")
+    node = {**CASCADE, "params": {**CASCADE["params"], "validator": "sql_executes"}}
+    slm = [{"match": "typo", "output": "SELECT nme FROM item", "logprob": -0.01},
+           {"output": "SELECT name FROM item", "logprob": -0.01}]  # fmt: skip
+    llm = [{"output": "SELECT name, price FROM item"}]
+    built = build(spec(node, slm, llm), call_log=False)
+    ok = run(built, {"q": "names", "db": str(db)}).output
+    assert (ok["a"], ok["tier"]) == ("SELECT name FROM item", "slm")
+    typo = run(built, {"q": "typo", "db": str(db)}).output  # confident, but it does not run
+    assert (typo["a"], typo["tier"]) == ("SELECT name, price FROM item", "llm")
+    no_db = run(built, {"q": "names"})
+    assert no_db.status == "error" and "state key 'db'" in str(no_db.error)
 
 
 def test_cascade_names_an_unknown_tier_at_its_yaml_path() -> None:

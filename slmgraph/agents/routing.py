@@ -4,7 +4,8 @@ name the other tier in their params; both end answered or in a defined failure s
 
 - ``cascade``: the node's tier answers; a confidence score (mean or minimum token logprob, or
   self-consistency across samples) below ``threshold`` — or a failure — escalates the call to
-  ``escalate_to``. If the escalation fails too, a small-model answer, when there is one, stands
+  ``escalate_to``; so does an answer that fails the task check ``validator`` (e.g. SQL that
+  does not execute). If the escalation fails too, a small-model answer, when there is one, stands
   (and the trace says so); with none, the node fails with both errors.
 - ``parallel``: the node's tier drafts while ``verifier`` answers the same call at the same
   time; when they agree the draft stands, when they disagree ``policy`` picks (the verifier's
@@ -18,6 +19,7 @@ import logging
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -42,10 +44,21 @@ class CascadeParams(PromptParams):
     sample_temperature: float = Field(0.7, gt=0, le=2)
     confidence_key: str | None = Field(None, description="State key for the confidence score")
     tier_key: str | None = Field(None, description="State key for the tier that answered")
+    validator: Literal["sql_executes"] | None = Field(
+        None,
+        description=(
+            "A task check on the small answer; failing it escalates whatever the confidence. "
+            "sql_executes: the SQL runs read-only on the run's database (state key 'db')"
+        ),
+    )
 
 
 def _cascade_writes(params: CascadeParams) -> list[str]:
     return [params.output, *(k for k in (params.confidence_key, params.tier_key) if k)]
+
+
+def _cascade_reads(params: CascadeParams, base_dir: Path | None) -> list[str]:
+    return [*_reads(params, base_dir), *(["db"] if params.validator == "sql_executes" else [])]
 
 
 def _value(result: Result, params: PromptParams) -> Any:
@@ -56,7 +69,7 @@ def _value(result: Result, params: PromptParams) -> Any:
 @register_agent(
     "cascade",
     CascadeParams,
-    reads=_reads,
+    reads=_cascade_reads,
     writes=_cascade_writes,
     tiers=lambda p: {"escalate_to": p.escalate_to},
     description="Answer on the node's tier; escalate to another tier below a confidence",
@@ -94,6 +107,21 @@ def cascade_agent(env: NodeEnv) -> NodeFn:
         top, n = counts.most_common(1)[0]
         return next(a for a in answers if normalise(a) == top), n / len(answers)
 
+    def valid(value: Any, state: State) -> bool:
+        """The task check (``validator``); none: valid."""
+        if params.validator != "sql_executes":
+            return True
+        from slmgraph.agents.sql.common import extract_sql
+        from slmgraph.tools.sql.database import database
+
+        db = database(state, env.name)  # no database in the state: a RunError naming the node
+        try:
+            db.execute(extract_sql(str(value)), max_rows=1, timeout_s=10.0)
+        except SlmgraphError as exc:
+            logger.info("%s: the small answer fails sql_executes (%s): escalating", env.name, exc)
+            return False
+        return True
+
     def run(state: State) -> Update:
         messages = render(env, template, state)
         value: Any = None
@@ -104,7 +132,8 @@ def cascade_agent(env: NodeEnv) -> NodeFn:
         except SlmgraphError as exc:  # the small tier (and its fallbacks) failed: escalate
             small_error = exc
         tier = env.tier
-        if small_error is not None or conf is None or conf < params.threshold:
+        invalid = small_error is None and not valid(value, state)
+        if small_error is not None or invalid or conf is None or conf < params.threshold:
             try:
                 result = big.complete(messages, constraint, temperature=params.temperature, **kw)
                 value, tier = _value(result, params), result.tier
