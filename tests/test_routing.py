@@ -27,8 +27,14 @@ def spec(node: dict[str, Any], slm_rules: list[Any], llm_rules: list[Any], **kw:
     return load_spec(
         {
             "name": "routed",
-            "state": {"q": "str", "a": "str", "conf": "float", "tier": "str", "agree": "bool",
-                      "db": "str"},  # fmt: skip
+            "state": {
+                "q": "str",
+                "a": "str",
+                "conf": "float",
+                "tier": "str",
+                "agree": "bool",
+                "db": "str",
+            },
             "tiers": {
                 "slm": {
                     "backend": "scripted",
