@@ -32,13 +32,10 @@ from typing import Any
 HERE = Path(__file__).parent
 DATA = HERE.parent.parent / "shared" / "data" / "spider"
 CONFIGS = {"sequential": (False, 2), "concurrent-1t": (True, 1), "concurrent-2t": (True, 2)}
-SYSTEM = (
-    "You write SQLite queries. Answer the question with one SQL query over the "
-    "database below. Answer with the SQL query only."
-)
 
 
 def node_spec(concurrent: bool, threads: int) -> Any:
+    from slmgraph.eval.systems import ZEROSHOT_SYSTEM
     from slmgraph.spec import default_tiers, load_spec
 
     tiers = default_tiers()
@@ -55,7 +52,7 @@ def node_spec(concurrent: bool, threads: int) -> Any:
                     "agent": "parallel",
                     "tier": "slm",
                     "params": {
-                        "system": SYSTEM,
+                        "system": ZEROSHOT_SYSTEM,  # the zero-shot baseline's prompt
                         "user": "{schema}\n\nQuestion: {question}",
                         "output": "sql",
                         "verifier": "llm",

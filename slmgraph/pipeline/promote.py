@@ -32,9 +32,6 @@ from slmgraph.answers import same_answer
 from slmgraph.errors import SlmgraphError
 from slmgraph.telemetry.calllog import CallLog, is_shadow
 
-#: Kept under its old name: shadow agreement is the project's one rule for "same answer".
-outputs_agree = same_answer
-
 
 @dataclass
 class ShadowPair:
@@ -70,7 +67,7 @@ def shadow_pairs(rows: Iterable[dict[str, Any]]) -> list[ShadowPair]:
                 tier=str(a.get("tier")),
                 shadow=str(s.get("tier")),
                 ts=float(s["ts"]),
-                agree=s["status"] == "ok" and outputs_agree(a.get("output"), s.get("output")),
+                agree=s["status"] == "ok" and same_answer(a.get("output"), s.get("output")),
                 shadow_error=s["status"] != "ok",
                 latency_s=a.get("latency_s"),
                 shadow_latency_s=s.get("latency_s"),
