@@ -179,7 +179,7 @@ def stage_select(args: argparse.Namespace) -> dict[str, Any]:
     from slmgraph.pipeline.select import write as write_select
 
     candidates = ["smollm2-135m-instruct-q4_1", STUDENT]
-    adapter = WORK / "student" / "adapter.gguf"
+    adapter = student_dir(args) / "adapter.gguf"
     if adapter.exists():  # after fine-tuning: the student with its adapter, on calls it never saw
         candidates.append(f"{STUDENT}+{adapter}")
     choices = select(
@@ -211,8 +211,22 @@ def training_examples(n_select: int) -> list[dict[str, Any]]:
     return select_examples(write_sql_examples(), verified_only=True, holdout=n_select)
 
 
+def student_dir(args: argparse.Namespace) -> Path:
+    """Where the student's adapter goes: a balanced run keeps its own (and its own eval)."""
+    return WORK / ("student-balanced" if args.balance_sql else "student")
+
+
+def after_name(args: argparse.Namespace) -> str:
+    return "student-after-balanced" if args.balance_sql else "student-after"
+
+
 def stage_finetune(args: argparse.Namespace) -> dict[str, Any]:
-    from slmgraph.pipeline.finetune import FinetuneConfig, finetune
+    from slmgraph.pipeline.finetune import (
+        FinetuneConfig,
+        balance_examples,
+        finetune,
+        select_examples,
+    )
 
     config = FinetuneConfig(
         base=STUDENT,
@@ -225,21 +239,25 @@ def stage_finetune(args: argparse.Namespace) -> dict[str, Any]:
         checkpoint_every=5,
         prompt_grad=args.prompt_grad,
     )
-    result = finetune(
-        training_examples(args.n_select), WORK / "student", config, threads=args.threads
-    )
-    return result.as_dict()
+    examples = training_examples(args.n_select)
+    balance = None
+    if args.balance_sql:  # repeat the shapes verification made rare (joins, subqueries)
+        pool = select_examples(write_sql_examples(), holdout=args.n_select)
+        examples, balance = balance_examples(examples, pool, seed=args.seed)
+        print(f"balanced by SQL shape: {balance}", file=sys.stderr)
+    result = finetune(examples, student_dir(args), config, threads=args.threads)
+    return {**result.as_dict(), "balance": balance.as_dict() if balance else None}
 
 
 def stage_eval(args: argparse.Namespace) -> dict[str, Any]:
     items = stratified_sample(load_split(DATA, "dev"), args.n_eval, args.seed)
-    adapter = WORK / "student" / "adapter.gguf"
+    adapter = student_dir(args) / "adapter.gguf"
     systems = [
         ("student-before", writer_spec(STUDENT, args.threads)),
         ("teacher", writer_spec(TEACHER, args.threads)),
     ]
     if adapter.exists():
-        systems.insert(1, ("student-after", writer_spec(STUDENT, args.threads, adapter)))
+        systems.insert(1, (after_name(args), writer_spec(STUDENT, args.threads, adapter)))
     else:  # before fine-tuning: the two ends (benchmarks/routing.py needs only these)
         print(f"no {adapter} yet: evaluating the student before and the teacher", file=sys.stderr)
     out = {}
@@ -257,9 +275,13 @@ def stage_report(args: argparse.Namespace) -> dict[str, Any]:
 
     ev = WORK / "eval" / f"n{args.n_eval}-seed{args.seed}"
     before = load(ev / "student-before" / "summary.json")
-    after = load(ev / "student-after" / "summary.json")
+    after = load(ev / after_name(args) / "summary.json")
     teacher = load(ev / "teacher" / "summary.json")
-    ft = load(WORK / "student" / "finetune.json")
+    ft = load(student_dir(args) / "finetune.json")
+    stage = load(WORK / "finetune.json") or {}
+    balance = stage.get("balance") if args.balance_sql else None
+    if args.balance_sql and balance is None:
+        sys.exit("run --stage finetune --balance-sql first (finetune.json has no balance)")
     teach = load(WORK / "teach" / "summary.json")
     if not (before and after and teacher and ft):
         sys.exit("missing stages: run --stage all first")
@@ -277,7 +299,10 @@ def stage_report(args: argparse.Namespace) -> dict[str, Any]:
         "student_after_ex": after["ex"],
         "gap_closed": closed,
         "target_met": closed is not None and closed >= 0.5,
-        "n_train": ft["n_examples"],
+        "n_train": balance["n_before"] if balance else ft["n_examples"],
+        # balanced by SQL shape: the examples trained on, repeats included, and the shares
+        "n_train_with_repeats": ft["n_examples"],
+        "balance_sql": balance,
         "n_train_questions": args.n_train,
         "teacher_train_ex": teach["ex"] if teach else None,
         "n_eval": args.n_eval,
@@ -334,7 +359,9 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             "```",
             f".venv/bin/python benchmarks/conversion.py --stage all --n-train {args.n_train} "
             f"--n-eval {args.n_eval} --seed {args.seed} --epochs {args.epochs} "
-            f"--rank {args.rank} --lr {args.lr}" + (" --prompt-grad" if args.prompt_grad else ""),
+            f"--rank {args.rank} --lr {args.lr}"
+            + (" --prompt-grad" if args.prompt_grad else "")
+            + (" --balance-sql" if args.balance_sql else ""),
             "```",
             "",
             *table,
@@ -343,7 +370,15 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             "",
             f"Training: {r['n_train']} execution-verified write_sql examples from "
             f"{r['n_train_questions']} train questions (teacher EX on them: "
-            f"{pct(r['teacher_train_ex'])}); {ft['steps']} optimizer steps of 4 examples; "
+            f"{pct(r['teacher_train_ex'])})"
+            + (
+                f", balanced by SQL shape to {r['n_train_with_repeats']} with repeats "
+                f"(shares {r['balance_sql']['before']} -> {r['balance_sql']['after']}; all "
+                f"the teacher's outputs: {r['balance_sql']['reference']})"
+                if r.get("balance_sql")
+                else ""
+            )
+            + f"; {ft['steps']} optimizer steps of 4 examples; "
             f"{r['train_seconds'] / 60:.0f} min for "
             + (
                 "all of them"
@@ -429,6 +464,12 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--max-length", type=int, default=2048)
+    ap.add_argument(
+        "--balance-sql",
+        action="store_true",
+        help="repeat verified examples of rare SQL shapes to match all the teacher's outputs "
+        "(own adapter folder student-balanced/ and eval student-after-balanced/)",
+    )
     ap.add_argument(
         "--prompt-grad",
         action="store_true",

@@ -178,6 +178,12 @@ def _parser() -> argparse.ArgumentParser:
         "--verified-only", action="store_true", help='only examples with "verified": true'
     )
     ft.add_argument(
+        "--balance-sql",
+        action="store_true",
+        help="repeat verified SQL examples of rare shapes (joins, subqueries, GROUP BY) until "
+        "their shares match all the cluster's outputs (verification favours easy queries)",
+    )
+    ft.add_argument(
         "--holdout",
         type=int,
         default=20,
@@ -348,15 +354,31 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
     from slmgraph.pipeline.cluster import read_examples
-    from slmgraph.pipeline.finetune import FinetuneConfig, finetune, select_examples
+    from slmgraph.pipeline.finetune import (
+        FinetuneConfig,
+        balance_examples,
+        finetune,
+        select_examples,
+    )
 
+    pool = read_examples(args.examples)
     examples = select_examples(
-        read_examples(args.examples),
+        pool,
         cluster=args.cluster,
         nodes=args.node,
         verified_only=args.verified_only,
         holdout=args.holdout,
     )
+    if args.balance_sql:
+        reference = select_examples(
+            pool, cluster=args.cluster, nodes=args.node, holdout=args.holdout
+        )
+        examples, balance = balance_examples(examples, reference)
+        print(
+            f"balanced by SQL shape: {balance.n_before} -> {balance.n_after} examples; "
+            f"shares {balance.before} -> {balance.after} (all outputs: {balance.reference})",
+            file=sys.stderr,
+        )
     config = FinetuneConfig(
         base=args.base,
         epochs=args.epochs,
