@@ -105,3 +105,14 @@ def test_cli_select_on_the_tiny_gguf(tiny_gguf: Path, tmp_path: Path) -> None:
     score = report["clusters"][0]["scores"][0]
     assert score["n"] == 3 and score["errors"] == 0 and score["file_mb"] is not None
     assert "| cluster | recommendation |" in out.stdout
+
+
+def test_a_candidate_with_an_adapter_counts_both_files(tmp_path: Path) -> None:
+    from slmgraph.pipeline.select import _model_facts
+
+    base, adapter = tmp_path / "base.gguf", tmp_path / "lora.gguf"
+    base.write_bytes(b"x" * 3_000_000)
+    adapter.write_bytes(b"x" * 500_000)
+    assert _model_facts(str(base)) == (3.0, None)
+    assert _model_facts(f"{base}+{adapter}") == (3.5, None)
+    assert _model_facts(str(tmp_path / "missing.gguf")) == (None, None)

@@ -131,12 +131,14 @@ def llamacpp_runner(n_ctx: int = 4096, threads: int | None = None, max_tokens: i
 def _model_facts(model: str) -> tuple[float | None, str | None]:
     from slmgraph.models.catalog import CATALOG
 
-    model = model.partition("+")[0]  # a LoRA adapter adds a few MB at most
+    model, _, adapter = model.partition("+")
+    # a LoRA adapter is loaded beside its base: its file counts too (35 MB for rank 16 on 0.5B)
+    extra = Path(adapter).stat().st_size if adapter and Path(adapter).exists() else 0
     info = CATALOG.get(model)
     if info is not None:
-        return round(info.size / 1e6, 1), info.license
+        return round((info.size + extra) / 1e6, 1), info.license
     p = Path(model)
-    return (round(p.stat().st_size / 1e6, 1) if p.exists() else None), None
+    return (round((p.stat().st_size + extra) / 1e6, 1) if p.exists() else None), None
 
 
 def select(
