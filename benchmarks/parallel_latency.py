@@ -67,14 +67,6 @@ def node_spec(concurrent: bool, threads: int) -> Any:
     )
 
 
-def clear_kv_caches() -> None:
-    from slmgraph.models import llamacpp
-
-    with llamacpp._MODELS_LOCK:
-        for llm in llamacpp._MODELS.values():
-            llm.reset()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DATA)
@@ -89,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from slmgraph.eval import load_split
     from slmgraph.eval.dataset import stratified_sample
     from slmgraph.graphs.builder import build
+    from slmgraph.models.llamacpp import reset_kv_caches
     from slmgraph.runner import run
     from slmgraph.tools.sql.database import open_database
 
@@ -104,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
-            clear_kv_caches()
+            reset_kv_caches()
             start = time.perf_counter()
             out = run(graphs[name], state).output
             took = time.perf_counter() - start

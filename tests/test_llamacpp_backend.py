@@ -151,3 +151,18 @@ def test_llama_cpp_python_converter_lets_control_characters_through(tiny_backend
             ours_bad += 1
     assert ours_bad == 0
     assert upstream_bad > 0, "upstream converter no longer shows the bug; revisit json_gbnf.py"
+
+
+@needs_llama
+def test_reset_kv_caches_forgets_the_cached_prompt(tiny_gguf) -> None:  # type: ignore[no-untyped-def]
+    from slmgraph.models.llamacpp import load_llama, release_llama, reset_kv_caches
+    from slmgraph.models.settings import LlamaCppSettings
+
+    llm = load_llama(tiny_gguf, LlamaCppSettings(n_ctx=256, n_threads=1))
+    try:
+        llm.create_completion("a cached prompt", max_tokens=2)
+        assert llm.n_tokens > 0  # the prompt stays in the KV cache for the next call
+        assert reset_kv_caches() >= 1
+        assert llm.n_tokens == 0
+    finally:
+        release_llama(llm)

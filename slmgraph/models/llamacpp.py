@@ -342,6 +342,18 @@ def _close_models() -> None:
         _MODELS.clear()
 
 
+def reset_kv_caches() -> int:
+    """Forget every loaded model's cached prompt (the weights stay loaded); returns how many.
+
+    llama.cpp reuses the longest common prefix of the previous prompt, which is what makes a
+    schema cheap on its second question; a latency benchmark that compares runs on the same
+    questions clears it before each run so that no run inherits another's warm cache."""
+    with _MODELS_LOCK:
+        for llm in _MODELS.values():
+            llm.reset()
+        return len(_MODELS)
+
+
 def release_llama(llm: Any) -> None:
     """Drop a model from the cache and free it now (tools that load one model after another)."""
     with _MODELS_LOCK:
