@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -23,7 +24,13 @@ from pathlib import Path
 from overhead import machine
 
 from slmgraph.eval import evaluate, load_split, stratified_sample
-from slmgraph.eval.report import markdown, spider_targets, targets_markdown
+from slmgraph.eval.report import (
+    markdown,
+    paired,
+    paired_markdown,
+    spider_targets,
+    targets_markdown,
+)
 from slmgraph.eval.systems import LLM, SLM, SYSTEMS, fingerprint, make_system
 
 HERE = Path(__file__).parent
@@ -92,6 +99,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", default=str(HERE / "runs" / "spider"))
     ap.add_argument(
+        "--results",
+        default=str(HERE / "results"),
+        help="where spider-latest.json and the dated report go (default benchmarks/results)",
+    )
+    ap.add_argument(
         "--no-report",
         action="store_true",
         help="answer only; leave benchmarks/results alone (e.g. building up the 640 "
@@ -108,17 +120,44 @@ def main() -> None:
         sys.exit(f"Spider data not found at {args.data} (see ../shared/data/README.md)")
     items = stratified_sample(load_split(args.data), args.limit or None, args.seed)
     summaries: list[dict] = []
+    dirs: dict[str, Path] = {}
     for name in args.systems.split(","):
         system = make_system(name, args.threads)
         # Keyed by what the system would answer, not by the sample: a 200-question run reuses
         # the questions a 50-question run answered, and the full 640 can be built up over runs.
-        out = Path(args.runs) / f"{name}-{fingerprint(system)}"
+        out = dirs[name] = Path(args.runs) / f"{name}-{fingerprint(system)}"
         summaries.append(evaluate(system, items, out, answer=not args.report_only))
-        if not args.no_report:
-            write_report(summaries, args, len(items))  # after each system: a partial run reports
+        if not args.no_report:  # after each system: a partial run reports
+            write_report(summaries, args, items, dirs)
     print(markdown(summaries))
     if not args.no_report:
         print(targets_markdown(spider_targets(summaries, micro_results())))
+
+
+#: Pairs the targets compare (a, b): EX(a) - EX(b) on the questions both answered.
+PAIRS = (
+    ("slmgraph-slm", "zeroshot-0.5b"),
+    ("slmgraph-slm", "zeroshot-1.5b"),
+    ("slmgraph-cascade", "zeroshot-1.5b"),
+    ("slmgraph-cascade", "slmgraph-slm"),
+    ("slmgraph-slm", "slmgraph-slm-nogrammar"),
+)
+
+
+def comparisons(dirs: dict[str, Path], items: list) -> list[dict]:
+    """Paired EX differences (with McNemar's p) for the PAIRS whose systems both ran."""
+
+    def records(name: str) -> list[dict]:
+        wanted = {it.id for it in items}
+        path = dirs[name] / "predictions.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [r for r in rows if r["id"] in wanted]
+
+    return [
+        {"a": a, "b": b, **paired(records(a), records(b))}
+        for a, b in PAIRS
+        if a in dirs and b in dirs
+    ]
 
 
 def micro_results() -> dict[str, dict]:
@@ -130,9 +169,16 @@ def micro_results() -> dict[str, dict]:
     return out
 
 
-def write_report(summaries: list[dict], args: argparse.Namespace, n_sample: int) -> None:
+def write_report(
+    summaries: list[dict],
+    args: argparse.Namespace,
+    items: list,
+    dirs: dict[str, Path],
+) -> None:
     today = date.today().isoformat()
     targets = spider_targets(summaries, micro_results())
+    pairs = comparisons(dirs, items)
+    n_sample = len(items)
     ns = sorted({s["n"] for s in summaries})
     result = {
         "machine": machine(),
@@ -147,11 +193,18 @@ def write_report(summaries: list[dict], args: argparse.Namespace, n_sample: int)
         "command": " ".join(
             ["python benchmarks/spider.py", *[a for a in sys.argv[1:] if a != "--report-only"]]
         ),
+        # the code that answered: predictions are keyed by a fingerprint of it, so a report
+        # from a later checkout reads them only if the deciding code is unchanged
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+        ).stdout.strip(),
+        "fingerprints": {name: d.name for name, d in dirs.items()},
         "systems": summaries,
         "targets": targets,
+        "paired": pairs,
     }
-    res = HERE / "results"
-    res.mkdir(exist_ok=True)
+    res = Path(args.results)
+    res.mkdir(parents=True, exist_ok=True)
     (res / "spider-latest.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(summaries, res / f"spider-{today}.png")
     partial = (
@@ -164,9 +217,17 @@ def write_report(summaries: list[dict], args: argparse.Namespace, n_sample: int)
         f"# Spider dev, {n_sample} questions (stratified, seed {args.seed}), {today}\n\n"
         f"{partial}Machine: {result['machine']}; {args.threads} threads per model. "
         f"Models: slm `{SLM}`, llm `{LLM}` (Q4_K_M GGUF, llama.cpp on the CPU).\n\n"
-        f"Command: `{result['command']}`\n\n{markdown(summaries)}\n"
+        f"Command: `{result['command']}` at commit {result['commit']} (answers kept under "
+        f"`benchmarks/runs/spider/<system>-<fingerprint>/`).\n\n{markdown(summaries)}\n"
         f"## Targets\n\n{targets_markdown(targets)}\n"
-        f"![EX against cost; EX by hardness](spider-{today}.png)\n"
+        + (
+            "## Paired comparisons\n\nThe same questions for both systems: the difference in "
+            "EX with a 95% interval for paired proportions, and McNemar's exact test on the "
+            f"questions only one of them got right.\n\n{paired_markdown(pairs)}\n"
+            if pairs
+            else ""
+        )
+        + f"![EX against cost; EX by hardness](spider-{today}.png)\n"
         + (f"\n{notes.read_text()}" if (notes := HERE / "spider-notes.md").exists() else "")
     )
 

@@ -262,3 +262,22 @@ def test_targets_state_met_missed_and_unmeasured() -> None:
     missed = spider_targets([_summary("slmgraph-slm", 0.3)], {})
     assert missed[0]["met"] is None and missed[0]["measured"] == "not measured"
     assert "**no**" in targets_markdown(rows) and "yes" in targets_markdown(rows)
+
+
+def test_paired_difference_and_mcnemar() -> None:
+    from slmgraph.eval.report import paired, paired_markdown
+
+    # 100 questions: both right on 50, only a on 10, only b on 4, neither on 36
+    a = [{"id": i, "correct": i < 60} for i in range(100)]
+    b = [{"id": i, "correct": i < 50 or 60 <= i < 64} for i in range(100)]
+    r = paired(a, b)
+    assert (r["n"], r["both"], r["only_a"], r["only_b"]) == (100, 50, 10, 4)
+    assert r["diff"] == 0.06
+    assert r["ci95"] == pytest.approx((-0.0124, 0.1324), abs=1e-4)
+    assert r["p_mcnemar"] == pytest.approx(0.1796, abs=1e-4)  # scipy's binomtest(4, 14)
+    assert paired(b, a)["diff"] == -0.06 and paired(b, a)["p_mcnemar"] == r["p_mcnemar"]
+    # only the questions both answered count; identical answers are not a difference
+    assert paired(a[:30], b)["n"] == 30 and paired(a, a)["p_mcnemar"] == 1.0
+    assert paired([], b)["n"] == 0
+    table = paired_markdown([{**r, "a": "slm", "b": "zeroshot"}])
+    assert "| slm | zeroshot | 100 | +6.0 pts (-1.2 to +13.2) | 10 | 4 | 0.18 |" in table

@@ -257,3 +257,50 @@ def targets_markdown(rows: list[dict[str, Any]]) -> str:
         met = {True: "yes", False: "**no**", None: "not measured"}[r["met"]]
         lines.append(f"| {r['target']} | {r['measured']} | {met} | {r['gap']} |")
     return "\n".join(lines) + "\n"
+
+
+def paired(a: list[dict[str, Any]], b: list[dict[str, Any]], z: float = 1.96) -> dict[str, Any]:
+    """Two systems' EX on the same questions (records matched by ``id``): the difference
+    ``ex(a) - ex(b)`` with a 95% interval for paired proportions, and McNemar's exact two-sided
+    p-value on the discordant questions.
+
+    Two systems answer the same questions, so their errors are correlated: the unpaired
+    intervals of each EX overlap long after a paired test tells them apart (and vice versa)."""
+    right_b = {r["id"]: bool(r["correct"]) for r in b}
+    pairs = [(bool(r["correct"]), right_b[r["id"]]) for r in a if r["id"] in right_b]
+    n = len(pairs)
+    only_a = sum(x and not y for x, y in pairs)
+    only_b = sum(y and not x for x, y in pairs)
+    both = sum(x and y for x, y in pairs)
+    if n == 0:
+        return {"n": 0, "both": 0, "only_a": 0, "only_b": 0, "diff": 0.0,
+                "ci95": (0.0, 0.0), "p_mcnemar": 1.0}  # fmt: skip
+    diff = (only_a - only_b) / n
+    half = z * math.sqrt(max(0.0, only_a + only_b - (only_a - only_b) ** 2 / n)) / n
+    m = only_a + only_b
+    tail = sum(math.comb(m, k) for k in range(min(only_a, only_b) + 1)) / 2**m if m else 1.0
+    return {
+        "n": n,
+        "both": both,
+        "only_a": only_a,
+        "only_b": only_b,
+        "diff": round(diff, 4),
+        "ci95": (round(diff - half, 4), round(diff + half, 4)),
+        "p_mcnemar": round(min(1.0, 2 * tail), 4),
+    }
+
+
+def paired_markdown(rows: list[dict[str, Any]]) -> str:
+    """``rows``: ``paired`` results with ``a`` and ``b`` (system names) added."""
+    lines = [
+        "| a | b | n | EX a - b (95% CI) | right only in a | right only in b | McNemar p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lo, hi = r["ci95"]
+        lines.append(
+            f"| {r['a']} | {r['b']} | {r['n']} | {r['diff'] * 100:+.1f} pts "
+            f"({lo * 100:+.1f} to {hi * 100:+.1f}) | {r['only_a']} | {r['only_b']} "
+            f"| {r['p_mcnemar']:.3g} |"
+        )
+    return "\n".join(lines) + "\n"
