@@ -274,10 +274,15 @@ def test_paired_difference_and_mcnemar() -> None:
     assert (r["n"], r["both"], r["only_a"], r["only_b"]) == (100, 50, 10, 4)
     assert r["diff"] == 0.06
     assert r["ci95"] == pytest.approx((-0.0124, 0.1324), abs=1e-4)
-    assert r["p_mcnemar"] == pytest.approx(0.1796, abs=1e-4)  # scipy's binomtest(4, 14)
+    assert r["p_mcnemar"] == 0.18  # scipy's binomtest(4, 14): 0.1796, to 3 digits
     assert paired(b, a)["diff"] == -0.06 and paired(b, a)["p_mcnemar"] == r["p_mcnemar"]
     # only the questions both answered count; identical answers are not a difference
     assert paired(a[:30], b)["n"] == 30 and paired(a, a)["p_mcnemar"] == 1.0
     assert paired([], b)["n"] == 0
+    far = paired(
+        [{"id": i, "correct": True} for i in range(30)],
+        [{"id": i, "correct": False} for i in range(30)],
+    )
+    assert 0 < far["p_mcnemar"] < 1e-8  # 2 / 2**30: small, never rounded to 0
     table = paired_markdown([{**r, "a": "slm", "b": "zeroshot"}])
     assert "| slm | zeroshot | 100 | +6.0 pts (-1.2 to +13.2) | 10 | 4 | 0.18 |" in table

@@ -286,7 +286,7 @@ def paired(a: list[dict[str, Any]], b: list[dict[str, Any]], z: float = 1.96) ->
         "only_b": only_b,
         "diff": round(diff, 4),
         "ci95": (round(diff - half, 4), round(diff + half, 4)),
-        "p_mcnemar": round(min(1.0, 2 * tail), 4),
+        "p_mcnemar": float(f"{min(1.0, 2 * tail):.3g}"),  # 3 significant digits, never 0
     }
 
 
