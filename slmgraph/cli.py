@@ -103,8 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--system",
         required=True,
-        help="zeroshot-0.5b, zeroshot-1.5b, slmgraph-slm, "
-        "slmgraph-slm-nogrammar, slmgraph-slm-lexical, slmgraph-cascade",
+        help="zeroshot-0.5b, zeroshot-1.5b, slmgraph-slm, slmgraph-slm-nogrammar, "
+        "slmgraph-slm-lexical, slmgraph-cascade, langchain-sql-agent-0.5b (the peer; needs "
+        "the 'peers' extra)",
     )
     sp.add_argument("--limit", type=int, help="a sample of N questions stratified by hardness")
     sp.add_argument("--seed", type=int, default=0, help="sample seed (default: 0)")

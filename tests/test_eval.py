@@ -286,3 +286,14 @@ def test_paired_difference_and_mcnemar() -> None:
     assert 0 < far["p_mcnemar"] < 1e-8  # 2 / 2**30: small, never rounded to 0
     table = paired_markdown([{**r, "a": "slm", "b": "zeroshot"}])
     assert "| slm | zeroshot | 100 | +6.0 pts (-1.2 to +13.2) | 10 | 4 | 0.18 |" in table
+
+
+def test_eval_help_names_every_system() -> None:
+    from slmgraph.eval.systems import SYSTEMS
+
+    help_text = subprocess.run(
+        [sys.executable, "-m", "slmgraph", "eval", "spider", "--help"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "COLUMNS": "1000"},  # argparse wraps at hyphens otherwise
+    ).stdout  # fmt: skip
+    assert [name for name in SYSTEMS if name not in help_text] == []
