@@ -129,10 +129,6 @@ def select_examples(
     return out
 
 
-#: The coarse SQL shapes ``sql_shape`` tells apart, most structured first.
-SQL_SHAPES = ("nested", "join", "group", "plain", "unparsed")
-
-
 def sql_shape(sql: str) -> str:
     """A coarse structural class of one SQL statement, for balancing training data.
 
