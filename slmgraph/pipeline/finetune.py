@@ -144,9 +144,8 @@ def sql_shape(sql: str) -> str:
         return "unparsed"
     if tree is None:
         return "unparsed"
-    if isinstance(tree, exp.SetOperation) or tree.find(exp.Subquery) is not None:
-        return "nested"
-    if any(s is not tree for s in tree.find_all(exp.Select)):  # IN (SELECT ...) etc.
+    # a set operation, or any SELECT inside the outer one (FROM (...), IN (...), = (...))
+    if isinstance(tree, exp.SetOperation) or any(s is not tree for s in tree.find_all(exp.Select)):
         return "nested"
     if tree.find(exp.Join) is not None:
         return "join"
