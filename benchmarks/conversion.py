@@ -19,6 +19,10 @@ Stages (each resumable; work in benchmarks/runs/conversion/, not committed):
    the student after (same, with the adapter), and the teacher.
 7. ``report``: ``benchmarks/results/conversion-latest.json`` and a dated markdown report.
 
+With ``--balance-sql`` the training set is balanced by SQL shape first; that run keeps its own
+adapter (``student-balanced/``), eval (``student-after-balanced``) and stage files
+(``finetune-balanced.json`` …), and its report shows the unbalanced adapter beside it.
+
 Train and dev databases are disjoint: the student never sees a dev database while training.
 """
 
@@ -220,6 +224,13 @@ def after_name(args: argparse.Namespace) -> str:
     return "student-after-balanced" if args.balance_sql else "student-after"
 
 
+def stage_output(args: argparse.Namespace, stage: str) -> Path:
+    """A stage's JSON output; a balanced run's finetune/eval/report keep their own files."""
+    if args.balance_sql and stage in ("finetune", "eval", "report"):
+        return WORK / f"{stage}-balanced.json"
+    return WORK / f"{stage}.json"
+
+
 def stage_finetune(args: argparse.Namespace) -> dict[str, Any]:
     from slmgraph.pipeline.finetune import (
         FinetuneConfig,
@@ -278,11 +289,13 @@ def stage_report(args: argparse.Namespace) -> dict[str, Any]:
     after = load(ev / after_name(args) / "summary.json")
     teacher = load(ev / "teacher" / "summary.json")
     ft = load(student_dir(args) / "finetune.json")
-    stage = load(WORK / "finetune.json") or {}
+    stage = load(stage_output(args, "finetune")) or {}
     balance = stage.get("balance") if args.balance_sql else None
     if args.balance_sql and balance is None:
-        sys.exit("run --stage finetune --balance-sql first (finetune.json has no balance)")
+        sys.exit("run --stage finetune --balance-sql first (finetune-balanced.json has no balance)")
     teach = load(WORK / "teach" / "summary.json")
+    # a balanced run's report shows the unbalanced adapter beside it, same questions
+    unbalanced = load(ev / "student-after" / "summary.json") if args.balance_sql else None
     if not (before and after and teacher and ft):
         sys.exit("missing stages: run --stage all first")
     gap = teacher["ex"] - before["ex"]
@@ -313,7 +326,13 @@ def stage_report(args: argparse.Namespace) -> dict[str, Any]:
         "train_seconds_steps": ft.get("timed_steps", ft["steps"] - ft["resumed_from"]),
         "device": ft["device"],
         "finetune": {k: ft[k] for k in ("steps", "n_skipped", "config")},
-        "eval": {"student_before": before, "student_after": after, "teacher": teacher},
+        "student_after_unbalanced_ex": unbalanced["ex"] if unbalanced else None,
+        "eval": {
+            "student_before": before,
+            "student_after": after,
+            "teacher": teacher,
+            **({"student_after_unbalanced": unbalanced} if unbalanced else {}),
+        },
     }
     res = HERE / "results"
     (res / "conversion-latest.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -331,6 +350,10 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
         ("student before (0.5B)", ev["student_before"]),
         ("student after (0.5B + LoRA)", ev["student_after"]),
     ]
+    if "student_after_unbalanced" in ev:
+        rows[-1] = ("student after (0.5B + LoRA, balanced by SQL shape)", ev["student_after"])
+        unbalanced = ev["student_after_unbalanced"]
+        rows.append(("student after (0.5B + LoRA, unbalanced data)", unbalanced))
     table = [
         "| system | EX | 95% CI | valid SQL | p50 s |",
         "|---|---|---|---|---|",
@@ -488,7 +511,7 @@ def main() -> None:
         t0 = time.perf_counter()
         print(f"== {s}", file=sys.stderr)
         out = fns[s](args)
-        (WORK / f"{s}.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
+        stage_output(args, s).write_text(json.dumps(out, indent=2, default=str) + "\n")
         print(f"== {s} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=HERE).stdout.strip()  # fmt: skip

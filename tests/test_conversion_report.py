@@ -1,0 +1,83 @@
+"""benchmarks/conversion.py's report stage from stage outputs already on disk: a balanced run
+keeps its own files and shows the unbalanced adapter beside it, without touching the
+unbalanced run's outputs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_bench() -> ModuleType:
+    path = ROOT / "benchmarks" / "conversion.py"
+    spec = importlib.util.spec_from_file_location("conversion_bench", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _summary(ex: float) -> dict[str, Any]:
+    return {"n": 4, "ex": ex, "ex_ci95": [ex - 0.1, ex + 0.1], "valid_sql_rate": 1.0, "p50_s": 1.5}
+
+
+def _write(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def _finetune(n: int) -> dict[str, Any]:
+    return {"n_examples": n, "steps": 3, "resumed_from": 0, "seconds": 60.0, "device": "cpu",
+            "n_skipped": {}, "config": {"epochs": 2.0}}  # fmt: skip
+
+
+@pytest.fixture
+def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    mod = _load_bench()
+    work, here = tmp_path / "work", tmp_path / "bench"
+    (here / "results").mkdir(parents=True)
+    monkeypatch.setattr(mod, "WORK", work)
+    monkeypatch.setattr(mod, "HERE", here)
+    monkeypatch.setattr(mod, "NOTES", here / "notes.md")
+    ev = work / "eval" / "n4-seed0"
+    for name, ex in [("student-before", 0.25), ("teacher", 0.75), ("student-after", 0.25),
+                     ("student-after-balanced", 0.5)]:  # fmt: skip
+        _write(ev / name / "summary.json", _summary(ex))
+    _write(work / "student" / "finetune.json", _finetune(5))
+    _write(work / "student-balanced" / "finetune.json", _finetune(8))
+    _write(work / "finetune.json", {"balance": None})
+    balance = {"reference": {"join": 0.5, "plain": 0.5}, "before": {"join": 0.2, "plain": 0.8},
+               "after": {"join": 0.5, "plain": 0.5}, "n_before": 5, "n_after": 8}  # fmt: skip
+    _write(work / "finetune-balanced.json", {"balance": balance})
+    return mod
+
+
+def test_balanced_report_keeps_both_runs(bench: ModuleType) -> None:
+    args = argparse.Namespace(n_eval=4, seed=0, n_train=10, threads=2, epochs=2.0, rank=16,
+                              lr=2e-4, prompt_grad=False, balance_sql=True)  # fmt: skip
+    r = bench.stage_report(args)
+    assert (r["student_before_ex"], r["student_after_ex"], r["teacher_ex"]) == (0.25, 0.5, 0.75)
+    assert r["gap_closed"] == 0.5 and r["target_met"]
+    assert (r["n_train"], r["n_train_with_repeats"]) == (5, 8)
+    assert r["student_after_unbalanced_ex"] == 0.25
+    assert bench.stage_output(args, "finetune").name == "finetune-balanced.json"
+    md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
+    assert "| student after (0.5B + LoRA, balanced by SQL shape) | 50.0%" in md
+    assert "| student after (0.5B + LoRA, unbalanced data) | 25.0%" in md
+    assert "balanced by SQL shape to 8 with repeats" in md and "--balance-sql" in md
+
+    args.balance_sql = False  # the unbalanced report is unchanged by the balanced run
+    r = bench.stage_report(args)
+    assert r["student_after_ex"] == 0.25 and r["student_after_unbalanced_ex"] is None
+    assert r["n_train"] == 5 and not r["target_met"]
+    assert bench.stage_output(args, "finetune").name == "finetune.json"
+    md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
+    assert "unbalanced data" not in md and "--balance-sql" not in md
