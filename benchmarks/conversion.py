@@ -424,6 +424,29 @@ def _candidate(model: str) -> str:
     return Path(base).name + (" + LoRA adapter" if adapter else "")
 
 
+# The query-writer's nodes by task type: the fixer shares the writer's instruction, schema and
+# output language (one SLM serves both), so they are one task; tests/test_cluster.py holds the
+# clusters to ARI >= 0.8 against this grouping.
+TASK_OF_NODE = {
+    "write_sql": "sql",
+    "fix_sql": "sql",
+    "extract_tables": "tables",
+    "rerank": "columns",
+    "research": "research",
+}
+
+
+def ari_vs_task(path: Path) -> float | None:
+    """Adjusted Rand index of the clusters (``clusters.jsonl``) against the calls' task types."""
+    if not path.exists():
+        return None
+    from sklearn.metrics import adjusted_rand_score
+
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    truth = [TASK_OF_NODE.get(r["node"], r["node"]) for r in rows]
+    return float(adjusted_rand_score(truth, [r["cluster"] for r in rows]))
+
+
 def pipeline_sections() -> list[str]:
     """Curate, cluster and select, from their stage outputs (when they ran)."""
     out: list[str] = []
@@ -447,11 +470,18 @@ def pipeline_sections() -> list[str]:
             f"{k['size']} calls ({', '.join(f'{n} {m}' for n, m in k['nodes'].items())})"
             for k in c["clusters"]
         )
+        by_task = ari_vs_task(WORK / "clusters" / "clusters.jsonl")
         out += [
             "## Cluster",
             "",
             f"{c['method']} on {c['embedder']} embeddings, k = {c['k']}: {comp}. Adjusted Rand "
-            f"index against node names: {c['ari_vs_node']:.2f}.",
+            f"index against node names: {c['ari_vs_node']:.2f}"
+            + (
+                f"; against task types (write_sql and fix_sql one task, as in "
+                f"`tests/test_cluster.py`): {by_task:.2f}."
+                if by_task is not None
+                else "."
+            ),
             "",
         ]
     sel = WORK / "select" / "select.json"

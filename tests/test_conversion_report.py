@@ -81,3 +81,23 @@ def test_balanced_report_keeps_both_runs(bench: ModuleType) -> None:
     assert bench.stage_output(args, "finetune").name == "finetune.json"
     md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
     assert "unbalanced data" not in md and "--balance-sql" not in md
+
+
+def test_cluster_section_scores_task_types_and_nodes(bench: ModuleType) -> None:
+    pytest.importorskip("sklearn", reason="ARI needs scikit-learn (the pipeline extra)")
+    nodes = ["write_sql"] * 6 + ["fix_sql"] * 2 + ["extract_tables"] * 3
+    rows = [{"node": n, "cluster": 1 if n == "extract_tables" else 0} for n in nodes]
+    _write(bench.WORK / "cluster.json", {
+        "method": "kmeans", "embedder": "tfidf", "k": 2, "ari_vs_node": 0.61,
+        "clusters": [{"size": 8, "nodes": {"write_sql": 6, "fix_sql": 2}},
+                     {"size": 3, "nodes": {"extract_tables": 3}}],
+    })  # fmt: skip
+    path = bench.WORK / "clusters" / "clusters.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert bench.ari_vs_task(path) == 1.0
+    rows[0]["cluster"] = 1  # one SQL call among the table calls
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert bench.ari_vs_task(path) < 1.0
+    text = "\n".join(bench.pipeline_sections())
+    assert "against node names: 0.61; against task types" in text
