@@ -13,7 +13,8 @@ Stages (each resumable; work in benchmarks/runs/conversion/, not committed):
    the question's gold query (``verified``) and carries its ``db`` and ``gold``.
 3. ``cluster``: ``slmgraph cluster`` on the curated calls (report: task clusters, ARI vs nodes).
 4. ``select``: the catalog's candidate SLMs on held-out ``write_sql`` calls (EX agreement);
-   after ``finetune``, the student with its adapter too (those calls are kept out of training).
+   after ``finetune``, the student with each adapter trained so far (those calls are kept out
+   of training).
 5. ``finetune``: LoRA on the 0.5B with the verified ``write_sql`` examples (GGUF LoRA out).
 6. ``eval``: on ``--n-eval`` stratified dev questions: the student before (``slmgraph-slm``),
    the student after (same, with the adapter), and the teacher.
@@ -183,9 +184,12 @@ def stage_select(args: argparse.Namespace) -> dict[str, Any]:
     from slmgraph.pipeline.select import write as write_select
 
     candidates = ["smollm2-135m-instruct-q4_1", STUDENT]
-    adapter = student_dir(args) / "adapter.gguf"
-    if adapter.exists():  # after fine-tuning: the student with its adapter, on calls it never saw
-        candidates.append(f"{STUDENT}+{adapter}")
+    # after fine-tuning: the student with each adapter trained so far (unbalanced, balanced by
+    # SQL shape), on held-out calls none of them saw
+    for folder in ("student", "student-balanced"):
+        adapter = WORK / folder / "adapter.gguf"
+        if adapter.exists():
+            candidates.append(f"{STUDENT}+{adapter}")
     choices = select(
         write_sql_examples(),
         candidates,
@@ -421,7 +425,10 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
 
 def _candidate(model: str) -> str:
     base, _, adapter = model.partition("+")
-    return Path(base).name + (" + LoRA adapter" if adapter else "")
+    if not adapter:
+        return Path(base).name
+    trained = "balanced by SQL shape" if Path(adapter).parent.name == "student-balanced" else ""
+    return f"{Path(base).name} + LoRA adapter" + (f" ({trained})" if trained else "")
 
 
 # The query-writer's nodes by task type: the fixer shares the writer's instruction, schema and
