@@ -20,9 +20,10 @@ Stages (each resumable; work in benchmarks/runs/conversion/, not committed):
    the student after (same, with the adapter), and the teacher.
 7. ``report``: ``benchmarks/results/conversion-latest.json`` and a dated markdown report.
 
-With ``--balance-sql`` the training set is balanced by SQL shape first; that run keeps its own
-adapter (``student-balanced/``), eval (``student-after-balanced``) and stage files
-(``finetune-balanced.json`` …), and its report shows the unbalanced adapter beside it.
+With ``--balance-sql`` the training set is balanced by SQL shape first, with ``--prompt-grad``
+the gradient goes through the prompt too; such a variant keeps its own adapter
+(``student-balanced/``, ``student-promptgrad/`` …), eval (``student-after-balanced`` …) and stage
+files (``finetune-balanced.json`` …), and its report shows the baseline adapter beside it.
 
 Train and dev databases are disjoint: the student never sees a dev database while training.
 """
@@ -184,12 +185,10 @@ def stage_select(args: argparse.Namespace) -> dict[str, Any]:
     from slmgraph.pipeline.select import write as write_select
 
     candidates = ["smollm2-135m-instruct-q4_1", STUDENT]
-    # after fine-tuning: the student with each adapter trained so far (unbalanced, balanced by
-    # SQL shape), on held-out calls none of them saw
-    for folder in ("student", "student-balanced"):
-        adapter = WORK / folder / "adapter.gguf"
-        if adapter.exists():
-            candidates.append(f"{STUDENT}+{adapter}")
+    # after fine-tuning: the student with each adapter trained so far (the baseline and every
+    # variant), on held-out calls none of them saw
+    for adapter in sorted(WORK.glob("student*/adapter.gguf")):
+        candidates.append(f"{STUDENT}+{adapter}")
     choices = select(
         write_sql_examples(),
         candidates,
@@ -219,19 +218,36 @@ def training_examples(n_select: int) -> list[dict[str, Any]]:
     return select_examples(write_sql_examples(), verified_only=True, holdout=n_select)
 
 
+# Training variants beside the baseline run (verified examples as they come, output-only
+# gradients): each keeps its own adapter folder, eval and stage files, so runs stay comparable.
+VARIANTS = {"balanced": "balanced by SQL shape", "promptgrad": "exact gradients"}
+
+
+def variant(args: argparse.Namespace) -> str:
+    """``""`` for the baseline run, else e.g. ``"-balanced"``, ``"-balanced-promptgrad"``."""
+    on = [("balanced", args.balance_sql), ("promptgrad", args.prompt_grad)]
+    return "".join(f"-{name}" for name, flag in on if flag)
+
+
+def describe(folder: str) -> str:
+    """What a student folder's adapter was trained with, for report labels."""
+    parts = [VARIANTS[p] for p in folder.split("-")[1:] if p in VARIANTS]
+    return ", ".join(parts) or "baseline: unbalanced data, output-only gradients"
+
+
 def student_dir(args: argparse.Namespace) -> Path:
-    """Where the student's adapter goes: a balanced run keeps its own (and its own eval)."""
-    return WORK / ("student-balanced" if args.balance_sql else "student")
+    """Where the student's adapter goes: each variant keeps its own (and its own eval)."""
+    return WORK / f"student{variant(args)}"
 
 
 def after_name(args: argparse.Namespace) -> str:
-    return "student-after-balanced" if args.balance_sql else "student-after"
+    return f"student-after{variant(args)}"
 
 
 def stage_output(args: argparse.Namespace, stage: str) -> Path:
-    """A stage's JSON output; a balanced run's finetune/eval/report keep their own files."""
-    if args.balance_sql and stage in ("finetune", "eval", "report"):
-        return WORK / f"{stage}-balanced.json"
+    """A stage's JSON output; a variant's finetune/eval/report keep their own files."""
+    if variant(args) and stage in ("finetune", "eval", "report"):
+        return WORK / f"{stage}{variant(args)}.json"
     return WORK / f"{stage}.json"
 
 
@@ -298,8 +314,8 @@ def stage_report(args: argparse.Namespace) -> dict[str, Any]:
     if args.balance_sql and balance is None:
         sys.exit("run --stage finetune --balance-sql first (finetune-balanced.json has no balance)")
     teach = load(WORK / "teach" / "summary.json")
-    # a balanced run's report shows the unbalanced adapter beside it, same questions
-    unbalanced = load(ev / "student-after" / "summary.json") if args.balance_sql else None
+    # a variant's report shows the baseline adapter beside it, same questions
+    baseline = load(ev / "student-after" / "summary.json") if variant(args) else None
     if not (before and after and teacher and ft):
         sys.exit("missing stages: run --stage all first")
     gap = teacher["ex"] - before["ex"]
@@ -330,12 +346,13 @@ def stage_report(args: argparse.Namespace) -> dict[str, Any]:
         "train_seconds_steps": ft.get("timed_steps", ft["steps"] - ft["resumed_from"]),
         "device": ft["device"],
         "finetune": {k: ft[k] for k in ("steps", "n_skipped", "config")},
-        "student_after_unbalanced_ex": unbalanced["ex"] if unbalanced else None,
+        "variant": describe(student_dir(args).name) if variant(args) else None,
+        "student_after_baseline_ex": baseline["ex"] if baseline else None,
         "eval": {
             "student_before": before,
             "student_after": after,
             "teacher": teacher,
-            **({"student_after_unbalanced": unbalanced} if unbalanced else {}),
+            **({"student_after_baseline": baseline} if baseline else {}),
         },
     }
     res = HERE / "results"
@@ -354,10 +371,11 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
         ("student before (0.5B)", ev["student_before"]),
         ("student after (0.5B + LoRA)", ev["student_after"]),
     ]
-    if "student_after_unbalanced" in ev:
-        rows[-1] = ("student after (0.5B + LoRA, balanced by SQL shape)", ev["student_after"])
-        unbalanced = ev["student_after_unbalanced"]
-        rows.append(("student after (0.5B + LoRA, unbalanced data)", unbalanced))
+    if r.get("variant"):
+        rows[-1] = (f"student after (0.5B + LoRA, {r['variant']})", ev["student_after"])
+    if "student_after_baseline" in ev:
+        label = f"student after (0.5B + LoRA, {describe('student')})"
+        rows.append((label, ev["student_after_baseline"]))
     table = [
         "| system | EX | 95% CI | valid SQL | p50 s |",
         "|---|---|---|---|---|",
@@ -367,10 +385,20 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             for name, s in rows
         ],
     ]
+
+    order = ("plain", "join", "group", "nested")
+
+    def shares(d: dict[str, float]) -> str:
+        return "/".join(f"{d.get(k, 0.0):.0%}".rstrip("%") for k in order) + "%"
+
     closed = r["gap_closed"]
     verdict = (
-        f"The student closed {pct(closed)} of its EX gap to the teacher "
-        f"(target: at least 50%): {'met' if r['target_met'] else 'missed'}."
+        (
+            f"The student closed {pct(closed)} of its EX gap to the teacher"
+            if closed >= 0
+            else f"The student fell further behind the teacher: the gap grew by {pct(-closed)}"
+        )
+        + f". Target (close at least half the gap): {'met' if r['target_met'] else 'missed'}."
         if closed is not None
         else "The teacher is not ahead of the student on this sample: no gap to close."
     )
@@ -400,8 +428,9 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"{pct(r['teacher_train_ex'])})"
             + (
                 f", balanced by SQL shape to {r['n_train_with_repeats']} with repeats "
-                f"(shares {r['balance_sql']['before']} -> {r['balance_sql']['after']}; all "
-                f"the teacher's outputs: {r['balance_sql']['reference']})"
+                f"(shares {'/'.join(order)} {shares(r['balance_sql']['before'])} -> "
+                f"{shares(r['balance_sql']['after'])}; all the teacher's outputs: "
+                f"{shares(r['balance_sql']['reference'])})"
                 if r.get("balance_sql")
                 else ""
             )
@@ -423,12 +452,18 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
     )
 
 
+def _short_paths(text: str, scores: list[dict[str, Any]]) -> str:
+    """A recommendation names its model as the report's table does, without local paths."""
+    for sc in scores:
+        text = text.replace(sc["model"], _candidate(sc["model"]))
+    return text
+
+
 def _candidate(model: str) -> str:
     base, _, adapter = model.partition("+")
     if not adapter:
         return Path(base).name
-    trained = "balanced by SQL shape" if Path(adapter).parent.name == "student-balanced" else ""
-    return f"{Path(base).name} + LoRA adapter" + (f" ({trained})" if trained else "")
+    return f"{Path(base).name} + LoRA adapter ({describe(Path(adapter).parent.name)})"
 
 
 # The query-writer's nodes by task type: the fixer shares the writer's instruction, schema and
@@ -506,7 +541,7 @@ def pipeline_sections() -> list[str]:
                     for sc in k["scores"]
                 ],
                 "",
-                f"Recommendation: {k['recommendation']}",
+                "Recommendation: " + _short_paths(k["recommendation"], k["scores"]),
                 "",
             ]
     return out
@@ -533,7 +568,8 @@ def main() -> None:
     ap.add_argument(
         "--prompt-grad",
         action="store_true",
-        help="exact gradients through the prompt (default off: about 2x faster on this CPU)",
+        help="exact gradients through the prompt (default off: about 2x faster on this CPU; "
+        "own adapter folder student-promptgrad/ and eval student-after-promptgrad/)",
     )
     args = ap.parse_args()
     logging.getLogger("sqlglot").setLevel(logging.ERROR)

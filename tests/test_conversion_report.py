@@ -67,20 +67,26 @@ def test_balanced_report_keeps_both_runs(bench: ModuleType) -> None:
     assert (r["student_before_ex"], r["student_after_ex"], r["teacher_ex"]) == (0.25, 0.5, 0.75)
     assert r["gap_closed"] == 0.5 and r["target_met"]
     assert (r["n_train"], r["n_train_with_repeats"]) == (5, 8)
-    assert r["student_after_unbalanced_ex"] == 0.25
+    assert r["student_after_baseline_ex"] == 0.25 and r["variant"] == "balanced by SQL shape"
     assert bench.stage_output(args, "finetune").name == "finetune-balanced.json"
     md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
     assert "| student after (0.5B + LoRA, balanced by SQL shape) | 50.0%" in md
-    assert "| student after (0.5B + LoRA, unbalanced data) | 25.0%" in md
+    assert (
+        "| student after (0.5B + LoRA, baseline: unbalanced data, output-only gradients) | 25.0%"
+        in md
+    )
     assert "balanced by SQL shape to 8 with repeats" in md and "--balance-sql" in md
+    assert "(shares plain/join/group/nested 80/20/0/0% -> 50/50/0/0%" in md
+    assert "closed 50.0% of its EX gap" in md
 
     args.balance_sql = False  # the unbalanced report is unchanged by the balanced run
     r = bench.stage_report(args)
-    assert r["student_after_ex"] == 0.25 and r["student_after_unbalanced_ex"] is None
+    assert r["student_after_ex"] == 0.25 and r["student_after_baseline_ex"] is None
     assert r["n_train"] == 5 and not r["target_met"]
     assert bench.stage_output(args, "finetune").name == "finetune.json"
     md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
-    assert "unbalanced data" not in md and "--balance-sql" not in md
+    assert "baseline" not in md and "--balance-sql" not in md
+    assert "closed 0.0% of its EX gap" in md
 
 
 def test_cluster_section_scores_task_types_and_nodes(bench: ModuleType) -> None:
@@ -101,3 +107,33 @@ def test_cluster_section_scores_task_types_and_nodes(bench: ModuleType) -> None:
     assert bench.ari_vs_task(path) < 1.0
     text = "\n".join(bench.pipeline_sections())
     assert "against node names: 0.61; against task types" in text
+
+
+def test_a_student_that_got_worse_is_reported_as_such(bench: ModuleType) -> None:
+    _write(bench.WORK / "eval" / "n4-seed0" / "student-after" / "summary.json", _summary(0.125))
+    args = argparse.Namespace(n_eval=4, seed=0, n_train=10, threads=2, epochs=2.0, rank=16,
+                              lr=2e-4, prompt_grad=False, balance_sql=False)  # fmt: skip
+    r = bench.stage_report(args)
+    assert r["gap_closed"] == -0.25 and not r["target_met"]
+    md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
+    assert "fell further behind the teacher: the gap grew by 25.0%. Target" in md
+
+
+def test_each_variant_has_its_own_folders(bench: ModuleType) -> None:
+    def ns(balance: bool, grad: bool) -> argparse.Namespace:
+        return argparse.Namespace(balance_sql=balance, prompt_grad=grad)
+
+    assert bench.student_dir(ns(False, False)).name == "student"
+    assert bench.after_name(ns(True, True)) == "student-after-balanced-promptgrad"
+    assert bench.stage_output(ns(False, True), "eval").name == "eval-promptgrad.json"
+    assert bench.stage_output(ns(False, True), "select").name == "select.json"  # one select
+    assert bench.describe("student-balanced-promptgrad") == "balanced by SQL shape, exact gradients"
+    assert bench._candidate("m.gguf+/w/student-promptgrad/adapter.gguf") == (
+        "m.gguf + LoRA adapter (exact gradients)"
+    )
+    model = "m.gguf+/w/student/adapter.gguf"
+    text = bench._short_paths(f"fine-tune {model} (best agreement 65% < 80%)", [{"model": model}])
+    assert (
+        text == "fine-tune m.gguf + LoRA adapter (baseline: unbalanced data, output-only "
+        "gradients) (best agreement 65% < 80%)"
+    )
