@@ -1,6 +1,7 @@
-"""benchmarks/conversion.py's report stage from stage outputs already on disk: a balanced run
-keeps its own files and shows the unbalanced adapter beside it, without touching the
-unbalanced run's outputs."""
+"""benchmarks/conversion.py's report stage from stage outputs already on disk, without a model:
+a training variant (balanced by SQL shape, exact gradients) keeps its own files and shows the
+baseline adapter beside it without touching the baseline's outputs; the cluster section scores
+task types; a student that got worse is reported as such."""
 
 from __future__ import annotations
 
