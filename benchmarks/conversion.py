@@ -1,7 +1,7 @@
 """The LLM-to-SLM conversion pipeline end to end on Spider: teacher -> log -> curate -> cluster
 -> select -> LoRA -> student, measured on the public dev sample.
 
-    .venv/bin/python benchmarks/conversion.py --stage all --n-train 400 --n-eval 100
+    .venv/bin/python benchmarks/conversion.py --stage all --n-train 200 --n-eval 100
 
 Stages (each resumable; work in benchmarks/runs/conversion/, not committed):
 
@@ -24,6 +24,10 @@ With ``--balance-sql`` the training set is balanced by SQL shape first, with ``-
 the gradient goes through the prompt too; such a variant keeps its own adapter
 (``student-balanced/``, ``student-promptgrad/`` …), eval (``student-after-balanced`` …) and stage
 files (``finetune-balanced.json`` …), and its report shows the baseline adapter beside it.
+With another ``--n-train`` than the first runs' 200, the teacher answers only the new questions
+(its log and answers grow), and curate, cluster, select and the adapters keep files of their own
+(``curated-n600.jsonl``, ``select-n600/``, ``student-n600/`` …); the dev evaluation of the
+student before and the teacher is shared.
 
 Train and dev databases are disjoint: the student never sees a dev database while training.
 """
@@ -127,6 +131,7 @@ def stage_teach(args: argparse.Namespace) -> dict[str, Any]:
     system = LoggedWriter(
         "teacher-1.5b", writer_spec(TEACHER, args.threads), log, WORK / "teach-runs.jsonl"
     )
+    # the log and the answers grow: a larger --n-train answers only the questions not asked yet
     summary = evaluate(system, train_items(args.n_train, args.seed), WORK / "teach")
     log.close()
     return summary
@@ -145,7 +150,7 @@ def stage_curate(args: argparse.Namespace) -> dict[str, Any]:
     from slmgraph.pipeline.curate import curate
 
     log = CallLog(WORK / "teacher.sqlite")
-    report = curate(log, WORK / "curated-raw.jsonl")
+    report = curate(log, sized(args, "curated-raw.jsonl"))
     # Verified on the teacher's own output, before scrubbing (a scrubbed literal would no
     # longer execute); the training example is the scrubbed one.
     raw_output = {r["call_id"]: r["output"] for r in log.rows()}
@@ -155,11 +160,11 @@ def stage_curate(args: argparse.Namespace) -> dict[str, Any]:
         by_run[rec["run_id"]] = rec["id"]
     items = {it.id: it for it in train_items(args.n_train, args.seed)}
     n_verified = 0
-    with (WORK / "curated.jsonl").open("w") as f:
-        for line in (WORK / "curated-raw.jsonl").read_text().splitlines():
+    with sized(args, "curated.jsonl").open("w") as f:
+        for line in sized(args, "curated-raw.jsonl").read_text().splitlines():
             ex = json.loads(line)
             item = items.get(by_run.get(ex.get("run_id"), ""))
-            if item is None:
+            if item is None:  # a call for a question outside this --n-train
                 continue
             ok = False
             if ex["node"] in ("write_sql", "fix_sql"):
@@ -174,9 +179,9 @@ def stage_curate(args: argparse.Namespace) -> dict[str, Any]:
 def stage_cluster(args: argparse.Namespace) -> dict[str, Any]:
     from slmgraph.pipeline.cluster import cluster, read_examples, stderr_progress, write
 
-    examples = read_examples(WORK / "curated.jsonl")
+    examples = read_examples(sized(args, "curated.jsonl"))
     report = cluster(examples, progress=stderr_progress)
-    write(report, examples, WORK / "clusters")
+    write(report, examples, sized(args, "clusters"))
     return report.as_dict()
 
 
@@ -185,54 +190,87 @@ def stage_select(args: argparse.Namespace) -> dict[str, Any]:
     from slmgraph.pipeline.select import write as write_select
 
     candidates = ["smollm2-135m-instruct-q4_1", STUDENT]
-    # after fine-tuning: the student with each adapter trained so far (the baseline and every
-    # variant), on held-out calls none of them saw
+    # after fine-tuning: the student with each adapter trained so far on this --n-train (the
+    # baseline and every variant), on held-out calls none of them saw. Another --n-train holds
+    # out other calls, which an adapter trained on it may have seen.
     for adapter in sorted(WORK.glob("student*/adapter.gguf")):
-        candidates.append(f"{STUDENT}+{adapter}")
+        if n_train_of(adapter.parent.name) == args.n_train:
+            candidates.append(f"{STUDENT}+{adapter}")
     choices = select(
-        write_sql_examples(),
+        write_sql_examples(args),
         candidates,
         runner=llamacpp_runner(threads=args.threads),
         n=args.n_select,
         labels={0: "write_sql (teacher: 1.5B)"},
     )
-    write_select(choices, WORK / "select")
+    write_select(choices, sized(args, "select"))
     return {"clusters": [c.as_dict() for c in choices]}
 
 
-def write_sql_examples() -> list[dict[str, Any]]:
+def write_sql_examples(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The teacher's write_sql calls as one task cluster (what select scores and LoRA trains)."""
     from slmgraph.pipeline.cluster import read_examples
 
     return [
         {**e, "cluster": 0}
-        for e in read_examples(WORK / "curated.jsonl")
+        for e in read_examples(sized(args, "curated.jsonl"))
         if e["node"] == "write_sql"
     ]
 
 
-def training_examples(n_select: int) -> list[dict[str, Any]]:
+def training_examples(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Execution-verified write_sql calls, without the ones select scored candidates on."""
     from slmgraph.pipeline.finetune import select_examples
 
-    return select_examples(write_sql_examples(), verified_only=True, holdout=n_select)
+    return select_examples(write_sql_examples(args), verified_only=True, holdout=args.n_select)
 
+
+# The first runs' teacher questions: their files carry no size in their names. A run on another
+# --n-train keeps its own curated data, clusters and select (``curated-n600.jsonl``,
+# ``select-n600/`` ...) and its own adapter folders (``student-n600/`` ...); the teacher's log and
+# answers are one, and grow.
+FIRST_N_TRAIN = 200
 
 # Training variants beside the baseline run (verified examples as they come, output-only
 # gradients): each keeps its own adapter folder, eval and stage files, so runs stay comparable.
 VARIANTS = {"balanced": "balanced by SQL shape", "promptgrad": "exact gradients"}
 
 
+def size(args: argparse.Namespace) -> str:
+    """``""`` for the first runs' --n-train, else e.g. ``"-n600"``."""
+    return "" if args.n_train == FIRST_N_TRAIN else f"-n{args.n_train}"
+
+
+def sized(args: argparse.Namespace, name: str) -> Path:
+    """A file or folder of the data stages for this --n-train: ``curated.jsonl`` for the first
+    runs, ``curated-n600.jsonl`` for 600 questions."""
+    stem, dot, ext = name.partition(".")
+    return WORK / f"{stem}{size(args)}{dot}{ext}"
+
+
+def n_train_of(folder: str) -> int:
+    """The --n-train a student folder's adapter was trained on (``student-n600`` -> 600)."""
+    sizes = [p[1:] for p in folder.split("-")[1:] if p[:1] == "n" and p[1:].isdigit()]
+    return int(sizes[0]) if sizes else FIRST_N_TRAIN
+
+
 def variant(args: argparse.Namespace) -> str:
-    """``""`` for the baseline run, else e.g. ``"-balanced"``, ``"-balanced-promptgrad"``."""
+    """``""`` for the baseline run, else e.g. ``"-balanced"``, ``"-n600-promptgrad"``."""
     on = [("balanced", args.balance_sql), ("promptgrad", args.prompt_grad)]
-    return "".join(f"-{name}" for name, flag in on if flag)
+    return size(args) + "".join(f"-{name}" for name, flag in on if flag)
 
 
 def describe(folder: str) -> str:
     """What a student folder's adapter was trained with, for report labels."""
     parts = [VARIANTS[p] for p in folder.split("-")[1:] if p in VARIANTS]
-    return ", ".join(parts) or "baseline: unbalanced data, output-only gradients"
+    n = n_train_of(folder)
+    if not parts:
+        return (
+            f"baseline: {n} train questions, unbalanced, output-only gradients"
+            if n == FIRST_N_TRAIN
+            else f"{n} train questions, output-only gradients"
+        )
+    return ", ".join(([f"{n} train questions"] if n != FIRST_N_TRAIN else []) + parts)
 
 
 def student_dir(args: argparse.Namespace) -> Path:
@@ -245,10 +283,11 @@ def after_name(args: argparse.Namespace) -> str:
 
 
 def stage_output(args: argparse.Namespace, stage: str) -> Path:
-    """A stage's JSON output; a variant's finetune/eval/report keep their own files."""
-    if variant(args) and stage in ("finetune", "eval", "report"):
+    """A stage's JSON output; a variant's finetune/eval/report keep their own files, another
+    --n-train its own teach/curate/cluster/select summaries."""
+    if stage in ("finetune", "eval", "report"):
         return WORK / f"{stage}{variant(args)}.json"
-    return WORK / f"{stage}.json"
+    return sized(args, f"{stage}.json")
 
 
 def stage_finetune(args: argparse.Namespace) -> dict[str, Any]:
@@ -270,10 +309,10 @@ def stage_finetune(args: argparse.Namespace) -> dict[str, Any]:
         checkpoint_every=5,
         prompt_grad=args.prompt_grad,
     )
-    examples = training_examples(args.n_select)
+    examples = training_examples(args)
     balance = None
     if args.balance_sql:  # repeat the shapes verification made rare (joins, subqueries)
-        pool = select_examples(write_sql_examples(), holdout=args.n_select)
+        pool = select_examples(write_sql_examples(args), holdout=args.n_select)
         examples, balance = balance_examples(examples, pool, seed=args.seed)
         print(f"balanced by SQL shape: {balance}", file=sys.stderr)
     result = finetune(examples, student_dir(args), config, threads=args.threads)
@@ -313,7 +352,7 @@ def stage_report(args: argparse.Namespace) -> dict[str, Any]:
     balance = stage.get("balance") if args.balance_sql else None
     if args.balance_sql and balance is None:
         sys.exit("run --stage finetune --balance-sql first (finetune-balanced.json has no balance)")
-    teach = load(WORK / "teach" / "summary.json")
+    teach = load(stage_output(args, "teach"))  # the teacher on this --n-train's questions
     # a variant's report shows the baseline adapter beside it, same questions
     baseline = load(ev / "student-after" / "summary.json") if variant(args) else None
     if not (before and after and teacher and ft):
@@ -446,7 +485,7 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"Evaluation: {r['n_eval']} stratified public dev questions (seed {r['eval_seed']}); "
             "train and dev databases are disjoint.",
             "",
-            *pipeline_sections(),
+            *pipeline_sections(args),
             *([NOTES.read_text()] if NOTES.exists() else []),
         ]
     )
@@ -489,10 +528,10 @@ def ari_vs_task(path: Path) -> float | None:
     return float(adjusted_rand_score(truth, [r["cluster"] for r in rows]))
 
 
-def pipeline_sections() -> list[str]:
-    """Curate, cluster and select, from their stage outputs (when they ran)."""
+def pipeline_sections(args: argparse.Namespace) -> list[str]:
+    """Curate, cluster and select for this --n-train, from their stage outputs (when they ran)."""
     out: list[str] = []
-    cur = WORK / "curate.json"
+    cur = sized(args, "curate.json")
     if cur.exists():
         c = json.loads(cur.read_text())
         pii = ", ".join(f"{k} {v}" for k, v in sorted(c["pii_replaced"].items()))
@@ -505,14 +544,14 @@ def pipeline_sections() -> list[str]:
             f"PII replaced by typed placeholders: {pii or 'none'}.",
             "",
         ]
-    clu = WORK / "cluster.json"
+    clu = sized(args, "cluster.json")
     if clu.exists():
         c = json.loads(clu.read_text())
         comp = "; ".join(
             f"{k['size']} calls ({', '.join(f'{n} {m}' for n, m in k['nodes'].items())})"
             for k in c["clusters"]
         )
-        by_task = ari_vs_task(WORK / "clusters" / "clusters.jsonl")
+        by_task = ari_vs_task(sized(args, "clusters") / "clusters.jsonl")
         out += [
             "## Cluster",
             "",
@@ -526,7 +565,7 @@ def pipeline_sections() -> list[str]:
             ),
             "",
         ]
-    sel = WORK / "select" / "select.json"
+    sel = sized(args, "select") / "select.json"
     if sel.exists():
         for k in json.loads(sel.read_text())["clusters"]:
             out += [
@@ -550,7 +589,14 @@ def pipeline_sections() -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--stage", default="all", help=f"one of {', '.join(STAGES)}, or all")
-    ap.add_argument("--n-train", type=int, default=400, help="train questions for the teacher")
+    ap.add_argument(
+        "--n-train",
+        type=int,
+        default=FIRST_N_TRAIN,
+        help="train questions for the teacher (5 a database; a larger number answers only the "
+        "new ones; other than 200, curate, cluster, select and adapters get files of their own: "
+        "curated-n600.jsonl, student-n600/ ...)",
+    )
     ap.add_argument("--n-eval", type=int, default=100, help="stratified dev questions")
     ap.add_argument("--n-select", type=int, default=20, help="held-out calls for select")
     ap.add_argument("--seed", type=int, default=0)

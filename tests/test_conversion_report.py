@@ -62,7 +62,7 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_balanced_report_keeps_both_runs(bench: ModuleType) -> None:
-    args = argparse.Namespace(n_eval=4, seed=0, n_train=10, threads=2, epochs=2.0, rank=16,
+    args = argparse.Namespace(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
                               lr=2e-4, prompt_grad=False, balance_sql=True)  # fmt: skip
     r = bench.stage_report(args)
     assert (r["student_before_ex"], r["student_after_ex"], r["teacher_ex"]) == (0.25, 0.5, 0.75)
@@ -73,8 +73,8 @@ def test_balanced_report_keeps_both_runs(bench: ModuleType) -> None:
     md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
     assert "| student after (0.5B + LoRA, balanced by SQL shape) | 50.0%" in md
     assert (
-        "| student after (0.5B + LoRA, baseline: unbalanced data, output-only gradients) | 25.0%"
-        in md
+        "| student after (0.5B + LoRA, baseline: 200 train questions, unbalanced, output-only "
+        "gradients) | 25.0%" in md
     )
     assert "balanced by SQL shape to 8 with repeats" in md and "--balance-sql" in md
     assert "(shares plain/join/group/nested 80/20/0/0% -> 50/50/0/0%" in md
@@ -106,13 +106,13 @@ def test_cluster_section_scores_task_types_and_nodes(bench: ModuleType) -> None:
     rows[0]["cluster"] = 1  # one SQL call among the table calls
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert bench.ari_vs_task(path) < 1.0
-    text = "\n".join(bench.pipeline_sections())
+    text = "\n".join(bench.pipeline_sections(argparse.Namespace(n_train=200)))
     assert "against node names: 0.61; against task types" in text
 
 
 def test_a_student_that_got_worse_is_reported_as_such(bench: ModuleType) -> None:
     _write(bench.WORK / "eval" / "n4-seed0" / "student-after" / "summary.json", _summary(0.125))
-    args = argparse.Namespace(n_eval=4, seed=0, n_train=10, threads=2, epochs=2.0, rank=16,
+    args = argparse.Namespace(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
                               lr=2e-4, prompt_grad=False, balance_sql=False)  # fmt: skip
     r = bench.stage_report(args)
     assert r["gap_closed"] == -0.25 and not r["target_met"]
@@ -121,8 +121,8 @@ def test_a_student_that_got_worse_is_reported_as_such(bench: ModuleType) -> None
 
 
 def test_each_variant_has_its_own_folders(bench: ModuleType) -> None:
-    def ns(balance: bool, grad: bool) -> argparse.Namespace:
-        return argparse.Namespace(balance_sql=balance, prompt_grad=grad)
+    def ns(balance: bool, grad: bool, n_train: int = 200) -> argparse.Namespace:
+        return argparse.Namespace(balance_sql=balance, prompt_grad=grad, n_train=n_train)
 
     assert bench.student_dir(ns(False, False)).name == "student"
     assert bench.after_name(ns(True, True)) == "student-after-balanced-promptgrad"
@@ -135,6 +135,44 @@ def test_each_variant_has_its_own_folders(bench: ModuleType) -> None:
     model = "m.gguf+/w/student/adapter.gguf"
     text = bench._short_paths(f"fine-tune {model} (best agreement 65% < 80%)", [{"model": model}])
     assert (
-        text == "fine-tune m.gguf + LoRA adapter (baseline: unbalanced data, output-only "
-        "gradients) (best agreement 65% < 80%)"
+        text == "fine-tune m.gguf + LoRA adapter (baseline: 200 train questions, unbalanced, "
+        "output-only gradients) (best agreement 65% < 80%)"
     )
+    # more teacher questions: data stages and adapters of their own, the teacher's log shared
+    big = ns(False, False, 600)
+    assert bench.student_dir(big).name == "student-n600"
+    assert bench.after_name(ns(True, False, 600)) == "student-after-n600-balanced"
+    assert bench.stage_output(big, "select").name == "select-n600.json"
+    assert bench.stage_output(big, "report").name == "report-n600.json"
+    assert bench.sized(big, "curated.jsonl").name == "curated-n600.jsonl"
+    assert bench.sized(big, "clusters").name == "clusters-n600"
+    assert bench.sized(ns(False, False), "curated.jsonl").name == "curated.jsonl"
+    assert bench.n_train_of("student-n600-promptgrad") == 600
+    assert bench.n_train_of("student-balanced") == 200
+    assert bench.describe("student-n600") == "600 train questions, output-only gradients"
+    assert bench.describe("student-n600-promptgrad") == "600 train questions, exact gradients"
+
+
+def test_a_larger_run_reads_its_own_data_and_shows_the_first_beside(bench: ModuleType) -> None:
+    """--n-train 600: its own curate summary and teacher EX (not the 200-question ones), and the
+    200-question adapter beside it."""
+    ev = bench.WORK / "eval" / "n4-seed0"
+    _write(ev / "student-after-n600" / "summary.json", _summary(0.75))
+    _write(bench.WORK / "student-n600" / "finetune.json", _finetune(12))
+    _write(bench.WORK / "finetune-n600.json", {"balance": None})
+    _write(bench.WORK / "teach.json", {"ex": 0.5})
+    _write(bench.WORK / "teach-n600.json", {"ex": 0.8})
+    _write(bench.WORK / "curate.json", {"read": 1, "kept": 1, "dropped": {}, "verified": 1,
+                                        "pii_replaced": {}})  # fmt: skip
+    _write(bench.WORK / "curate-n600.json", {"read": 9, "kept": 7, "dropped": {}, "verified": 6,
+                                             "pii_replaced": {}})  # fmt: skip
+    args = argparse.Namespace(n_eval=4, seed=0, n_train=600, threads=2, epochs=1.0, rank=16,
+                              lr=2e-4, prompt_grad=False, balance_sql=False)  # fmt: skip
+    r = bench.stage_report(args)
+    assert (r["student_after_ex"], r["student_after_baseline_ex"]) == (0.75, 0.25)
+    assert (r["n_train"], r["n_train_questions"], r["teacher_train_ex"]) == (12, 600, 0.8)
+    assert r["variant"] == "600 train questions, output-only gradients" and r["target_met"]
+    md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
+    assert "| student after (0.5B + LoRA, 600 train questions, output-only gradients) | 75.0%" in md
+    assert "baseline: 200 train questions" in md
+    assert "9 logged calls read, 7 kept" in md and "--n-train 600" in md
