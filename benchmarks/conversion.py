@@ -535,10 +535,11 @@ def pipeline_sections(args: argparse.Namespace) -> list[str]:
     if cur.exists():
         c = json.loads(cur.read_text())
         pii = ", ".join(f"{k} {v}" for k, v in sorted(c["pii_replaced"].items()))
+        dropped = ", ".join(f"{k} {v}" for k, v in c["dropped"].items()) or "none"
         out += [
             "## Curate",
             "",
-            f"{c['read']} logged calls read, {c['kept']} kept (dropped: {c['dropped']}); "
+            f"{c['read']} logged calls read, {c['kept']} kept (dropped: {dropped}); "
             f"{c['verified']} SQL outputs (write_sql and fix_sql) execution-verified against "
             "the gold query. "
             f"PII replaced by typed placeholders: {pii or 'none'}.",

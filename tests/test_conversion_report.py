@@ -164,8 +164,8 @@ def test_a_larger_run_reads_its_own_data_and_shows_the_first_beside(bench: Modul
     _write(bench.WORK / "teach-n600.json", {"ex": 0.8})
     _write(bench.WORK / "curate.json", {"read": 1, "kept": 1, "dropped": {}, "verified": 1,
                                         "pii_replaced": {}})  # fmt: skip
-    _write(bench.WORK / "curate-n600.json", {"read": 9, "kept": 7, "dropped": {}, "verified": 6,
-                                             "pii_replaced": {}})  # fmt: skip
+    curate = {"read": 9, "kept": 7, "verified": 6, "dropped": {"duplicate": 2}, "pii_replaced": {}}
+    _write(bench.WORK / "curate-n600.json", curate)
     args = argparse.Namespace(n_eval=4, seed=0, n_train=600, threads=2, epochs=1.0, rank=16,
                               lr=2e-4, prompt_grad=False, balance_sql=False)  # fmt: skip
     r = bench.stage_report(args)
@@ -175,4 +175,4 @@ def test_a_larger_run_reads_its_own_data_and_shows_the_first_beside(bench: Modul
     md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
     assert "| student after (0.5B + LoRA, 600 train questions, output-only gradients) | 75.0%" in md
     assert "baseline: 200 train questions" in md
-    assert "9 logged calls read, 7 kept" in md and "--n-train 600" in md
+    assert "9 logged calls read, 7 kept (dropped: duplicate 2)" in md and "--n-train 600" in md
