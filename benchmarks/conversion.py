@@ -150,22 +150,23 @@ def stage_curate(args: argparse.Namespace) -> dict[str, Any]:
     from slmgraph.pipeline.curate import curate
 
     log = CallLog(WORK / "teacher.sqlite")
-    report = curate(log, sized(args, "curated-raw.jsonl"))
+    items = {it.id: it for it in train_items(args.n_train, args.seed)}
+    by_run = {}  # the finished runs of this --n-train's questions
+    for line in (WORK / "teach-runs.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if rec["id"] in items:
+            by_run[rec["run_id"]] = rec["id"]
+    # Only those runs: a teach stage stopped mid-question left calls its rerun repeats, and
+    # deduplication would keep the orphan (no question to verify it against) over the rerun's.
+    report = curate(log, sized(args, "curated-raw.jsonl"), runs=set(by_run))
     # Verified on the teacher's own output, before scrubbing (a scrubbed literal would no
     # longer execute); the training example is the scrubbed one.
     raw_output = {r["call_id"]: r["output"] for r in log.rows()}
-    by_run = {}
-    for line in (WORK / "teach-runs.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        by_run[rec["run_id"]] = rec["id"]
-    items = {it.id: it for it in train_items(args.n_train, args.seed)}
     n_verified = 0
     with sized(args, "curated.jsonl").open("w") as f:
         for line in sized(args, "curated-raw.jsonl").read_text().splitlines():
             ex = json.loads(line)
-            item = items.get(by_run.get(ex.get("run_id"), ""))
-            if item is None:  # a call for a question outside this --n-train
-                continue
+            item = items[by_run[ex["run_id"]]]
             ok = False
             if ex["node"] in ("write_sql", "fix_sql"):
                 raw = str(raw_output.get(ex["call_id"]) or "")

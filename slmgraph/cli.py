@@ -131,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     cu.add_argument("--out", required=True, help="JSONL file to write (report beside it)")
     cu.add_argument("--node", action="append", help="only these nodes (repeatable)")
+    cu.add_argument(
+        "--run",
+        action="append",
+        metavar="RUN_ID",
+        help="only the calls of these runs (repeatable; e.g. the runs that finished)",
+    )
     cu.add_argument("--no-scrub", action="store_true", help="keep PII (for private logs only)")
     cl = sub.add_parser(
         "cluster",
@@ -566,12 +572,14 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
 def _cmd_curate(args: argparse.Namespace) -> int:
     from slmgraph.pipeline.curate import curate
 
-    report = curate(_open_log(args.log), args.out, nodes=args.node, scrub_pii=not args.no_scrub)
+    report = curate(
+        _open_log(args.log), args.out, nodes=args.node, runs=args.run, scrub_pii=not args.no_scrub
+    )
     out = Path(args.out)
     out.with_suffix(".report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     out.with_suffix(".report.md").write_text(report.markdown())
     print(report.markdown(), end="")
-    print(f"wrote {report.kept} examples to {out}")
+    print(f"wrote {report.kept} example{'' if report.kept == 1 else 's'} to {out}")
     return 0
 
 

@@ -56,6 +56,23 @@ def test_curate_drops_failures_duplicates_and_scrubs(tmp_path: Path) -> None:
     assert "| EMAIL | 2 |" in report.markdown()
 
 
+def test_curate_keeps_only_the_runs_asked_for(tmp_path: Path) -> None:
+    """A run killed midway logged a call its rerun repeats word for word: without ``runs`` the
+    orphan is kept and the rerun's call dropped as its duplicate; with the finished runs, the
+    rerun's call is the one kept."""
+    log = CallLog(tmp_path / "calls.sqlite")
+    log.record(_call("How many singers?", "SELECT count(*) FROM singer", run_id="killed"))
+    log.record(_call("How many singers?", "SELECT count(*) FROM singer", run_id="rerun"))
+    log.record(_call("Oldest singer?", "SELECT max(age) FROM singer", run_id="other"))
+    everything = curate(log, tmp_path / "all.jsonl")
+    assert everything.dropped == {"duplicate": 1}
+    assert json.loads((tmp_path / "all.jsonl").read_text().splitlines()[0])["run_id"] == "killed"
+    report = curate(log, tmp_path / "finished.jsonl", runs={"rerun", "other"})
+    rows = [json.loads(line) for line in (tmp_path / "finished.jsonl").read_text().splitlines()]
+    assert [r["run_id"] for r in rows] == ["rerun", "other"]
+    assert report.read == 3 and report.kept == 2 and report.dropped == {"other run": 1}
+
+
 def test_curate_a_log_written_by_a_graph_and_the_cli(tmp_path: Path) -> None:
     tiers = {
         "slm": {
@@ -74,31 +91,29 @@ def test_curate_a_log_written_by_a_graph_and_the_cli(tmp_path: Path) -> None:
     }
     log = CallLog(tmp_path / "calls.sqlite")
     built = build(load_spec("triage", tier_overrides=tiers), call_log=log)
+    run_ids = []
     for ticket in (
         "Charged twice, mail me at bo@example.org",
         "Charged twice, call +49 30 1234567",
     ):
-        assert run(built, {"ticket": ticket}).status == "ok"
+        result = run(built, {"ticket": ticket})
+        assert result.status == "ok"
+        run_ids.append(result.run_id)
     log.close()
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "slmgraph.cli",
-            "curate",
-            "--log",
-            str(tmp_path / "calls.sqlite"),
-            "--out",
-            str(tmp_path / "ex.jsonl"),
-            "--node",
-            "classify",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ},
-    )
-    assert out.returncode == 0, out.stderr
+
+    def cli(out: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        got = subprocess.run(
+            [sys.executable, "-m", "slmgraph.cli", "curate", "--log",
+             str(tmp_path / "calls.sqlite"), "--out", str(tmp_path / out), *extra],
+            capture_output=True, text=True, timeout=120, env={**os.environ},
+        )  # fmt: skip
+        assert got.returncode == 0, got.stderr
+        return got
+
+    one = cli("one.jsonl", "--run", run_ids[1], "--node", "classify")
+    rows = [json.loads(line) for line in (tmp_path / "one.jsonl").read_text().splitlines()]
+    assert [r["run_id"] for r in rows] == [run_ids[1]] and "wrote 1 example to" in one.stdout
+    out = cli("ex.jsonl", "--node", "classify")
     rows = [json.loads(line) for line in (tmp_path / "ex.jsonl").read_text().splitlines()]
     assert [r["node"] for r in rows] == ["classify", "classify"]
     text = " ".join(r["messages"][-1]["content"] for r in rows)

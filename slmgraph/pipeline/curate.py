@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,15 @@ def curate(
     out: str | Path,
     *,
     nodes: list[str] | None = None,
+    runs: Collection[str] | None = None,
     scrub_pii: bool = True,
 ) -> CurateReport:
-    """Write the curated examples of ``log`` to ``out`` (JSONL) and return the report."""
+    """Write the curated examples of ``log`` to ``out`` (JSONL) and return the report.
+
+    ``runs``: keep only the calls of these run ids, e.g. the runs that finished. A process killed
+    mid-run leaves that run's first calls in the log; its rerun repeats them word for word, and
+    deduplication (which keeps the first) would otherwise keep the orphan and drop the rerun's.
+    """
     calllog = log if isinstance(log, CallLog) else CallLog(log)
     report = CurateReport()
     seen: set[str] = set()
@@ -79,6 +86,9 @@ def curate(
             report.read += 1
             if nodes is not None and row.get("node") not in nodes:
                 report.dropped["other node"] += 1
+                continue
+            if runs is not None and row.get("run_id") not in runs:
+                report.dropped["other run"] += 1
                 continue
             if is_shadow(row):
                 report.dropped["shadow call"] += 1  # a candidate's answer, not the teacher's
