@@ -12,6 +12,7 @@ student learned is what training taught. Needs the ``finetune`` extra and a fini
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -42,7 +43,8 @@ def main() -> None:
 
     calls = [json.loads(line) for line in args.calls.read_text().splitlines() if line.strip()]
     calls = [c for c in calls if c["node"] == "write_sql"]
-    picked = calls[: (args.n + 1) // 2] + calls[-(args.n // 2) :] if args.n // 2 else calls[:1]
+    tail = args.n // 2  # from both ends of the log: the first databases and the last
+    picked = calls[: args.n - tail] + (calls[-tail:] if tail else [])
     base_path = Path(resolve_model_path(STUDENT))
     torch.set_num_threads(args.threads)
     model, tok, _ = load_base(str(base_path))
@@ -57,12 +59,8 @@ def main() -> None:
         ids = tok.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )["input_ids"]
-        with torch.no_grad():
-            if adapter:
-                out = peft.generate(input_ids=ids, max_new_tokens=120, do_sample=False)
-            else:
-                with peft.disable_adapter():
-                    out = peft.generate(input_ids=ids, max_new_tokens=120, do_sample=False)
+        with torch.no_grad(), contextlib.nullcontext() if adapter else peft.disable_adapter():
+            out = peft.generate(input_ids=ids, max_new_tokens=120, do_sample=False)
         return str(tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)).strip()
 
     def cpp(messages: list[dict[str, str]], adapter: bool) -> str:
