@@ -38,6 +38,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import math
 import platform
 import random
 import subprocess
@@ -234,7 +235,11 @@ FIRST_N_TRAIN = 200
 
 # Training variants beside the baseline run (verified examples as they come, output-only
 # gradients): each keeps its own adapter folder, eval and stage files, so runs stay comparable.
-VARIANTS = {"balanced": "balanced by SQL shape", "promptgrad": "exact gradients"}
+VARIANTS = {
+    "balanced": "balanced by SQL shape",
+    "trimmed": "trimmed to the teacher's SQL shapes",
+    "promptgrad": "exact gradients",
+}
 
 
 def size(args: argparse.Namespace) -> str:
@@ -257,7 +262,11 @@ def n_train_of(folder: str) -> int:
 
 def variant(args: argparse.Namespace) -> str:
     """``""`` for the baseline run, else e.g. ``"-balanced"``, ``"-n600-promptgrad"``."""
-    on = [("balanced", args.balance_sql), ("promptgrad", args.prompt_grad)]
+    on = [
+        ("balanced", args.balance_sql == "repeat"),
+        ("trimmed", args.balance_sql == "drop"),
+        ("promptgrad", args.prompt_grad),
+    ]
     return size(args) + "".join(f"-{name}" for name, flag in on if flag)
 
 
@@ -312,9 +321,9 @@ def stage_finetune(args: argparse.Namespace) -> dict[str, Any]:
     )
     examples = training_examples(args)
     balance = None
-    if args.balance_sql:  # repeat the shapes verification made rare (joins, subqueries)
+    if args.balance_sql:  # match the shapes verification made rare (joins, subqueries)
         pool = select_examples(write_sql_examples(args), holdout=args.n_select)
-        examples, balance = balance_examples(examples, pool, seed=args.seed)
+        examples, balance = balance_examples(examples, pool, seed=args.seed, mode=args.balance_sql)
         print(f"balanced by SQL shape: {balance}", file=sys.stderr)
     result = finetune(examples, student_dir(args), config, threads=args.threads)
     return {**result.as_dict(), "balance": balance.as_dict() if balance else None}
@@ -340,24 +349,113 @@ def stage_eval(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def eval_dir(args: argparse.Namespace, seed: int) -> Path:
+    return WORK / "eval" / f"n{args.n_eval}-seed{seed}"
+
+
+def report_seeds(args: argparse.Namespace) -> list[int]:
+    """The dev samples the report pools: ``--report-seeds``, else the one ``--seed`` ran."""
+    return list(getattr(args, "report_seeds", None) or [args.seed])
+
+
+def predictions(args: argparse.Namespace, name: str) -> list[dict[str, Any]] | None:
+    """A system's answers on the report's dev samples, each question once (samples overlap)."""
+    out: dict[str, dict[str, Any]] = {}
+    for seed in report_seeds(args):
+        path = eval_dir(args, seed) / name / "predictions.jsonl"
+        if not path.exists():
+            return None
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                out.setdefault(str(rec["id"]), rec)
+    return list(out.values())
+
+
+def eval_summary(args: argparse.Namespace, name: str) -> dict[str, Any] | None:
+    """One sample: its summary as evaluated; several: the summary of their pooled answers."""
+    from slmgraph.eval.report import summarize
+
+    seeds = report_seeds(args)
+    if len(seeds) == 1:
+        path = eval_dir(args, seeds[0]) / name / "summary.json"
+        return json.loads(path.read_text()) if path.exists() else None
+    records = predictions(args, name)
+    return summarize(records, name) if records else None
+
+
+def paired(args: argparse.Namespace, a: str, b: str) -> dict[str, Any] | None:
+    """Questions ``b`` gets right and ``a`` wrong (gained) and the reverse (lost), with the exact
+    McNemar p-value: is the change more than the noise of which questions were drawn?"""
+    pa, pb = predictions(args, a), predictions(args, b)
+    if pa is None or pb is None:
+        return None
+    right = {r["id"]: bool(r["correct"]) for r in pa}
+    gained = sum(bool(r["correct"]) and not right.get(r["id"], False) for r in pb)
+    lost = sum(not r["correct"] and right.get(r["id"], False) for r in pb)
+    n, k = gained + lost, min(gained, lost)
+    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+    return {"gained": gained, "lost": lost, "mcnemar_p": round(p, 4)}
+
+
+def gap_closed_ci(args: argparse.Namespace, after: str, n_boot: int = 4000) -> list[float] | None:
+    """A 95% bootstrap interval (questions resampled, seeded) for the share of the gap closed:
+    the target is a ratio of two small differences, so it moves far more than either EX."""
+    recs = {n: predictions(args, n) for n in ("student-before", after, "teacher")}
+    if any(r is None for r in recs.values()):
+        return None
+    right = {n: {r["id"]: bool(r["correct"]) for r in rs or []} for n, rs in recs.items()}
+    ids = sorted(set.intersection(*(set(r) for r in right.values())))
+    rng = random.Random(0)
+    shares = []
+    for _ in range(n_boot):
+        drawn = [rng.choice(ids) for _ in ids]
+        b, a, t = (sum(right[n][i] for i in drawn) for n in ("student-before", after, "teacher"))
+        if t > b:  # a resample where the teacher is not ahead has no gap to close
+            shares.append((a - b) / (t - b))
+    if len(shares) < n_boot // 2:
+        return None
+    shares.sort()
+    return [round(shares[int(0.025 * len(shares))], 3), round(shares[int(0.975 * len(shares))], 3)]
+
+
 def stage_report(args: argparse.Namespace) -> dict[str, Any]:
     def load(path: Path) -> Any:
         return json.loads(path.read_text()) if path.exists() else None
 
-    ev = WORK / "eval" / f"n{args.n_eval}-seed{args.seed}"
-    before = load(ev / "student-before" / "summary.json")
-    after = load(ev / after_name(args) / "summary.json")
-    teacher = load(ev / "teacher" / "summary.json")
+    seeds = report_seeds(args)
+    before = eval_summary(args, "student-before")
+    after = eval_summary(args, after_name(args))
+    teacher = eval_summary(args, "teacher")
     ft = load(student_dir(args) / "finetune.json")
     stage = load(stage_output(args, "finetune")) or {}
     balance = stage.get("balance") if args.balance_sql else None
     if args.balance_sql and balance is None:
-        sys.exit("run --stage finetune --balance-sql first (finetune-balanced.json has no balance)")
+        sys.exit(
+            f"run --stage finetune --balance-sql {args.balance_sql} first "
+            f"({stage_output(args, 'finetune').name} has no balance)"
+        )
     teach = load(stage_output(args, "teach"))  # the teacher on this --n-train's questions
     # a variant's report shows the baseline adapter beside it, same questions
-    baseline = load(ev / "student-after" / "summary.json") if variant(args) else None
+    baseline = eval_summary(args, "student-after") if variant(args) else None
     if not (before and after and teacher and ft):
-        sys.exit("missing stages: run --stage all first")
+        sys.exit(
+            "missing stages: run --stage all first"
+            + (f" and --stage eval for each of --report-seeds {seeds}" if len(seeds) > 1 else "")
+        )
+    by_seed = {}  # each sample on its own, when the report pools several
+    if len(seeds) > 1:
+        for seed in seeds:
+            one = argparse.Namespace(**{**vars(args), "report_seeds": [seed]})
+            by_seed[str(seed)] = {
+                k: round(sum(bool(r["correct"]) for r in recs) / len(recs), 4)
+                for k, name in [
+                    ("student_before", "student-before"),
+                    ("student_after", after_name(args)),
+                    ("teacher", "teacher"),
+                ]
+                if (recs := predictions(one, name))
+            }
     gap = teacher["ex"] - before["ex"]
     closed = (after["ex"] - before["ex"]) / gap if gap > 0 else None
     result = {
@@ -371,15 +469,23 @@ def stage_report(args: argparse.Namespace) -> dict[str, Any]:
         "student_before_ex": before["ex"],
         "student_after_ex": after["ex"],
         "gap_closed": closed,
+        "gap_closed_ci95": gap_closed_ci(args, after_name(args)),
         "target_met": closed is not None and closed >= 0.5,
-        "n_train": balance["n_before"] if balance else ft["n_examples"],
+        # distinct examples trained on: balancing by repeats counts each once
+        "n_train": balance["n_before"]
+        if balance and balance.get("mode", "repeat") == "repeat"
+        else ft["n_examples"],
         # balanced by SQL shape: the examples trained on, repeats included, and the shares
         "n_train_with_repeats": ft["n_examples"],
         "balance_sql": balance,
         "n_train_questions": args.n_train,
         "teacher_train_ex": teach["ex"] if teach else None,
-        "n_eval": args.n_eval,
+        "n_eval": after["n"],
         "eval_seed": args.seed,
+        # the dev samples pooled (each question once) and each one's EX on its own
+        "eval_seeds": seeds,
+        "eval_by_seed": by_seed or None,
+        "after_vs_before": paired(args, "student-before", after_name(args)),
         "train_seconds": ft["seconds"],
         # steps train_seconds covers: a run resumed from a checkpoint that predates cumulative
         # timing counts only the steps after the resume
@@ -438,6 +544,12 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             if closed >= 0
             else f"The student fell further behind the teacher: the gap grew by {pct(-closed)}"
         )
+        + (
+            f" (95% bootstrap interval {pct(r['gap_closed_ci95'][0])} to "
+            f"{pct(r['gap_closed_ci95'][1])})"
+            if r.get("gap_closed_ci95")
+            else ""
+        )
         + f". Target (close at least half the gap): {'met' if r['target_met'] else 'missed'}."
         if closed is not None
         else "The teacher is not ahead of the student on this sample: no gap to close."
@@ -452,11 +564,7 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             "escalation, SQL-writing step on the model named.",
             "",
             "```",
-            f".venv/bin/python benchmarks/conversion.py --stage all --n-train {args.n_train} "
-            f"--n-eval {args.n_eval} --seed {args.seed} --epochs {args.epochs} "
-            f"--rank {args.rank} --lr {args.lr}"
-            + (" --prompt-grad" if args.prompt_grad else "")
-            + (" --balance-sql" if args.balance_sql else ""),
+            *commands(r, args),
             "```",
             "",
             *table,
@@ -467,8 +575,12 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"{r['n_train_questions']} train questions (teacher EX on them: "
             f"{pct(r['teacher_train_ex'])})"
             + (
-                f", balanced by SQL shape to {r['n_train_with_repeats']} with repeats "
-                f"(shares {'/'.join(order)} {shares(r['balance_sql']['before'])} -> "
+                (
+                    f", balanced by SQL shape to {r['n_train_with_repeats']} with repeats "
+                    if r["balance_sql"].get("mode", "repeat") == "repeat"
+                    else f", trimmed by SQL shape from {r['balance_sql']['n_before']} "
+                )
+                + f"(shares {'/'.join(order)} {shares(r['balance_sql']['before'])} -> "
                 f"{shares(r['balance_sql']['after'])}; all the teacher's outputs: "
                 f"{shares(r['balance_sql']['reference'])})"
                 if r.get("balance_sql")
@@ -483,13 +595,66 @@ def markdown_report(r: dict[str, Any], args: argparse.Namespace) -> str:
                 f"{ft['steps'] - r['train_seconds_steps']} ran in an earlier session, untimed)"
             )
             + f"; skipped: {ft['n_skipped'] or 'none'}. "
-            f"Evaluation: {r['n_eval']} stratified public dev questions (seed {r['eval_seed']}); "
-            "train and dev databases are disjoint.",
+            f"Evaluation: {evaluation(r, args)}; train and dev databases are disjoint.",
             "",
+            *paired_lines(r),
             *pipeline_sections(args),
             *([NOTES.read_text()] if NOTES.exists() else []),
         ]
     )
+
+
+def commands(r: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """The command lines that made this report: one run, then the other dev samples' evals."""
+    flags = (
+        f"--n-train {args.n_train} --n-eval {args.n_eval} --epochs {args.epochs} "
+        f"--rank {args.rank} --lr {args.lr}"
+        + (" --prompt-grad" if args.prompt_grad else "")
+        + (f" --balance-sql {args.balance_sql}" if args.balance_sql else "")
+    )
+    run = ".venv/bin/python benchmarks/conversion.py"
+    lines = [f"{run} --stage all {flags} --seed {args.seed}"]
+    others = [s for s in r["eval_seeds"] if s != args.seed]
+    lines += [f"{run} --stage eval {flags} --seed {s}" for s in others]
+    if len(r["eval_seeds"]) > 1:
+        seeds = " ".join(map(str, r["eval_seeds"]))
+        lines.append(f"{run} --stage report {flags} --seed {args.seed} --report-seeds {seeds}")
+    return lines
+
+
+def evaluation(r: dict[str, Any], args: argparse.Namespace) -> str:
+    """What the EX column was measured on, and each sample on its own when several are pooled."""
+    seeds = r["eval_seeds"]
+    if len(seeds) == 1:
+        return f"{r['n_eval']} stratified public dev questions (seed {seeds[0]})"
+
+    def closed(ex: dict[str, float]) -> str:
+        gap = ex["teacher"] - ex["student_before"]
+        share = (ex["student_after"] - ex["student_before"]) / gap if gap > 0 else None
+        return "no gap" if share is None else f"closed {share:.0%}"
+
+    drawn = len(seeds) * args.n_eval
+    per = "; ".join(
+        f"seed {s}: before {ex['student_before']:.0%}, after {ex['student_after']:.0%}, "
+        f"teacher {ex['teacher']:.0%} ({closed(ex)})"
+        for s, ex in r["eval_by_seed"].items()
+    )
+    return (
+        f"{r['n_eval']} distinct public dev questions from the stratified samples of "
+        f"{args.n_eval} drawn with seeds {', '.join(map(str, seeds))} ({drawn} draws; a question "
+        f"drawn again counts once); each sample alone: {per}"
+    )
+
+
+def paired_lines(r: dict[str, Any]) -> list[str]:
+    pv = r.get("after_vs_before")
+    if not pv:
+        return []
+    return [
+        f"Against the student before, question by question: {pv['gained']} became right, "
+        f"{pv['lost']} wrong (exact McNemar p = {pv['mcnemar_p']:.2f}).",
+        "",
+    ]
 
 
 def _short_paths(text: str, scores: list[dict[str, Any]]) -> str:
@@ -602,6 +767,13 @@ def main() -> None:
     ap.add_argument("--n-eval", type=int, default=100, help="stratified dev questions")
     ap.add_argument("--n-select", type=int, default=20, help="held-out calls for select")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--report-seeds",
+        type=int,
+        nargs="+",
+        help="report: pool the dev samples of these seeds (each evaluated with --stage eval "
+        "--seed N); default the one --seed",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--lr", type=float, default=2e-4)
@@ -609,9 +781,12 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=2048)
     ap.add_argument(
         "--balance-sql",
-        action="store_true",
-        help="repeat verified examples of rare SQL shapes to match all the teacher's outputs "
-        "(own adapter folder student-balanced/ and eval student-after-balanced/)",
+        nargs="?",
+        const="repeat",
+        choices=["repeat", "drop"],
+        help="match the SQL shapes of all the teacher's outputs: repeat verified examples of "
+        "rare shapes (repeat, the default; own folders student-balanced/, "
+        "student-after-balanced/) or drop some of the common ones (drop; student-trimmed/ ...)",
     )
     ap.add_argument(
         "--prompt-grad",

@@ -186,9 +186,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ft.add_argument(
         "--balance-sql",
-        action="store_true",
-        help="repeat verified SQL examples of rare shapes (joins, subqueries, GROUP BY) until "
-        "their shares match all the cluster's outputs (verification favours easy queries)",
+        nargs="?",
+        const="repeat",
+        choices=["repeat", "drop"],
+        help="match the SQL shapes (joins, subqueries, GROUP BY) of all the cluster's outputs "
+        "(verification favours easy queries): 'repeat' (the default) repeats verified examples "
+        "of rare shapes, 'drop' leaves out some of the common ones",
     )
     ft.add_argument(
         "--holdout",
@@ -380,9 +383,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         reference = select_examples(
             pool, cluster=args.cluster, nodes=args.node, holdout=args.holdout
         )
-        examples, balance = balance_examples(examples, reference)
+        examples, balance = balance_examples(examples, reference, mode=args.balance_sql)
         print(
-            f"balanced by SQL shape: {balance.n_before} -> {balance.n_after} examples; "
+            f"balanced by SQL shape ({balance.mode}): {balance.n_before} -> {balance.n_after} "
+            "examples; "
             f"shares {balance.before} -> {balance.after} (all outputs: {balance.reference})",
             file=sys.stderr,
         )

@@ -102,6 +102,30 @@ def test_balance_cannot_invent_a_missing_shape() -> None:
     assert b.after == pytest.approx({"join": 0.25, "plain": 0.75}, abs=0.01)
 
 
+def test_drop_thins_the_common_shapes_and_repeats_nothing() -> None:
+    everything = pool(
+        {"plain": 50, "join": 30, "nested": 20}, {"plain": 40, "join": 10, "nested": 10}
+    )
+    verified = select_examples(everything, verified_only=True)
+    out, b = balance_examples(verified, everything, mode="drop")
+    # joins are the rarest against their share (10 of 30%): all 10 stay, the others thinned to
+    # the reference shares of a set of 10 / 0.3 = 33
+    assert Counter(sql_shape(e["output"]) for e in out) == {"plain": 17, "join": 10, "nested": 7}
+    assert b.mode == "drop" and (b.n_before, b.n_after) == (60, 34)
+    assert b.after == pytest.approx(b.reference, abs=0.01)
+    ids = [e["call_id"] for e in out]
+    assert len(set(ids)) == len(ids)  # no repeats
+    assert ids == [e["call_id"] for e in verified if e["call_id"] in set(ids)]  # order kept
+    again, _ = balance_examples(verified, everything, mode="drop")
+    assert [e["call_id"] for e in again] == ids  # deterministic for a seed
+    other, _ = balance_examples(verified, everything, mode="drop", seed=1)
+    assert [e["call_id"] for e in other] != ids
+    # already at the reference shares: nothing to drop
+    same = pool({"plain": 5, "join": 5}, {"plain": 5, "join": 5})
+    out, b = balance_examples(same, same, mode="drop")
+    assert len(out) == 10 and b.after == b.before
+
+
 def test_cli_prints_the_balance(tmp_path: Path) -> None:
     # --balance-sql happens before training, so a missing base model shows it without torch
     src = tmp_path / "ex.jsonl"
@@ -112,4 +136,11 @@ def test_cli_prints_the_balance(tmp_path: Path) -> None:
          "--out", str(tmp_path / "o"), "--verified-only", "--balance-sql", "--holdout", "0"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert "balanced by SQL shape: 5 -> 8 examples" in p.stderr, p.stderr
+    assert "balanced by SQL shape (repeat): 5 -> 8 examples" in p.stderr, p.stderr
+    p = subprocess.run(
+        [sys.executable, "-m", "slmgraph", "finetune", str(src), "--base", "no-such-model",
+         "--out", str(tmp_path / "o"), "--verified-only", "--balance-sql", "drop",
+         "--holdout", "0"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "balanced by SQL shape (drop): 5 -> 2 examples" in p.stderr, p.stderr

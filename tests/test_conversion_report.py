@@ -63,7 +63,7 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 def test_balanced_report_keeps_both_runs(bench: ModuleType) -> None:
     args = argparse.Namespace(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
-                              lr=2e-4, prompt_grad=False, balance_sql=True)  # fmt: skip
+                              lr=2e-4, prompt_grad=False, balance_sql="repeat")  # fmt: skip
     r = bench.stage_report(args)
     assert (r["student_before_ex"], r["student_after_ex"], r["teacher_ex"]) == (0.25, 0.5, 0.75)
     assert r["gap_closed"] == 0.5 and r["target_met"]
@@ -76,11 +76,11 @@ def test_balanced_report_keeps_both_runs(bench: ModuleType) -> None:
         "| student after (0.5B + LoRA, baseline: 200 train questions, unbalanced, output-only "
         "gradients) | 25.0%" in md
     )
-    assert "balanced by SQL shape to 8 with repeats" in md and "--balance-sql" in md
+    assert "balanced by SQL shape to 8 with repeats" in md and "--balance-sql repeat" in md
     assert "(shares plain/join/group/nested 80/20/0/0% -> 50/50/0/0%" in md
     assert "closed 50.0% of its EX gap" in md
 
-    args.balance_sql = False  # the unbalanced report is unchanged by the balanced run
+    args.balance_sql = None  # the unbalanced report is unchanged by the balanced run
     r = bench.stage_report(args)
     assert r["student_after_ex"] == 0.25 and r["student_after_baseline_ex"] is None
     assert r["n_train"] == 5 and not r["target_met"]
@@ -113,7 +113,7 @@ def test_cluster_section_scores_task_types_and_nodes(bench: ModuleType) -> None:
 def test_a_student_that_got_worse_is_reported_as_such(bench: ModuleType) -> None:
     _write(bench.WORK / "eval" / "n4-seed0" / "student-after" / "summary.json", _summary(0.125))
     args = argparse.Namespace(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
-                              lr=2e-4, prompt_grad=False, balance_sql=False)  # fmt: skip
+                              lr=2e-4, prompt_grad=False, balance_sql=None)  # fmt: skip
     r = bench.stage_report(args)
     assert r["gap_closed"] == -0.25 and not r["target_met"]
     md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
@@ -122,7 +122,9 @@ def test_a_student_that_got_worse_is_reported_as_such(bench: ModuleType) -> None
 
 def test_each_variant_has_its_own_folders(bench: ModuleType) -> None:
     def ns(balance: bool, grad: bool, n_train: int = 200) -> argparse.Namespace:
-        return argparse.Namespace(balance_sql=balance, prompt_grad=grad, n_train=n_train)
+        return argparse.Namespace(
+            balance_sql="repeat" if balance else None, prompt_grad=grad, n_train=n_train
+        )
 
     assert bench.student_dir(ns(False, False)).name == "student"
     assert bench.after_name(ns(True, True)) == "student-after-balanced-promptgrad"
@@ -167,7 +169,7 @@ def test_a_larger_run_reads_its_own_data_and_shows_the_first_beside(bench: Modul
     curate = {"read": 9, "kept": 7, "verified": 6, "dropped": {"duplicate": 2}, "pii_replaced": {}}
     _write(bench.WORK / "curate-n600.json", curate)
     args = argparse.Namespace(n_eval=4, seed=0, n_train=600, threads=2, epochs=1.0, rank=16,
-                              lr=2e-4, prompt_grad=False, balance_sql=False)  # fmt: skip
+                              lr=2e-4, prompt_grad=False, balance_sql=None)  # fmt: skip
     r = bench.stage_report(args)
     assert (r["student_after_ex"], r["student_after_baseline_ex"]) == (0.75, 0.25)
     assert (r["n_train"], r["n_train_questions"], r["teacher_train_ex"]) == (12, 600, 0.8)
@@ -176,3 +178,73 @@ def test_a_larger_run_reads_its_own_data_and_shows_the_first_beside(bench: Modul
     assert "| student after (0.5B + LoRA, 600 train questions, output-only gradients) | 75.0%" in md
     assert "baseline: 200 train questions" in md
     assert "9 logged calls read, 7 kept (dropped: duplicate 2)" in md and "--n-train 600" in md
+
+
+def test_trimmed_report_counts_the_examples_kept(bench: ModuleType) -> None:
+    work = bench.WORK
+    _write(work / "eval" / "n4-seed0" / "student-after-trimmed" / "summary.json", _summary(0.5))
+    _write(work / "student-trimmed" / "finetune.json", _finetune(3))
+    balance = {"reference": {"join": 0.5, "plain": 0.5}, "before": {"join": 0.2, "plain": 0.8},
+               "after": {"join": 0.33, "plain": 0.67}, "n_before": 5, "n_after": 3,
+               "mode": "drop"}  # fmt: skip
+    _write(work / "finetune-trimmed.json", {"balance": balance})
+    args = argparse.Namespace(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
+                              lr=2e-4, prompt_grad=False, balance_sql="drop")  # fmt: skip
+    assert bench.student_dir(args).name == "student-trimmed"
+    r = bench.stage_report(args)
+    assert r["n_train"] == 3 and r["variant"] == "trimmed to the teacher's SQL shapes"
+    md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
+    assert "Training: 3 execution-verified write_sql examples" in md
+    assert "trimmed by SQL shape from 5 (shares plain/join" in md and "with repeats" not in md
+    assert "--balance-sql drop" in md
+
+
+def _predictions(path: Path, right: dict[str, bool]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(
+        json.dumps({"id": q, "correct": ok, "hardness": "easy", "valid": True, "parses": True,
+                    "hallucinated": False, "escalated": False, "seconds": 1.0, "trace": []})
+        + "\n"
+        for q, ok in right.items()
+    ))  # fmt: skip
+
+
+def test_report_pools_dev_samples_and_counts_a_shared_question_once(bench: ModuleType) -> None:
+    # two samples of 4 questions sharing q3; the student gains q1 and q5, loses q6
+    answers = {
+        "student-before": ({"q0": 1, "q1": 0, "q2": 0, "q3": 1}, {"q3": 1, "q4": 1, "q5": 0,
+                                                                   "q6": 1}),
+        "student-after": ({"q0": 1, "q1": 1, "q2": 0, "q3": 1}, {"q3": 1, "q4": 1, "q5": 1,
+                                                                  "q6": 0}),
+        "teacher": ({"q0": 1, "q1": 1, "q2": 1, "q3": 1}, {"q3": 1, "q4": 1, "q5": 1, "q6": 1}),
+    }  # fmt: skip
+    for name, samples in answers.items():
+        for seed, right in enumerate(samples):
+            _predictions(bench.WORK / "eval" / f"n4-seed{seed}" / name / "predictions.jsonl",
+                         {q: bool(v) for q, v in right.items()})  # fmt: skip
+    args = argparse.Namespace(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
+                              lr=2e-4, prompt_grad=False, balance_sql=None,
+                              report_seeds=[0, 1])  # fmt: skip
+    r = bench.stage_report(args)
+    assert r["n_eval"] == 7 and r["eval_seeds"] == [0, 1]
+    assert (r["student_before_ex"], r["student_after_ex"], r["teacher_ex"]) == (
+        round(4 / 7, 4), round(5 / 7, 4), 1.0)  # fmt: skip
+    assert r["eval_by_seed"] == {
+        "0": {"student_before": 0.5, "student_after": 0.75, "teacher": 1.0},
+        "1": {"student_before": 0.75, "student_after": 0.75, "teacher": 1.0},
+    }
+    assert r["after_vs_before"] == {"gained": 2, "lost": 1, "mcnemar_p": 1.0}
+    lo, hi = r["gap_closed_ci95"]  # 7 questions: an interval far wider than the estimate
+    assert lo < r["gap_closed"] < hi and hi - lo > 0.5
+    md = next((bench.HERE / "results").glob("conversion-*.md")).read_text()
+    assert "7 distinct public dev questions from the stratified samples of 4 drawn with " in md
+    assert "seeds 0, 1 (8 draws; a question drawn again counts once)" in md
+    assert "seed 0: before 50%, after 75%, teacher 100% (closed 50%)" in md
+    assert "2 became right, 1 wrong (exact McNemar p = 1.00)" in md
+    assert "gap to the teacher (95% bootstrap interval " in md
+    assert "--stage eval --n-train 200" in md and "--seed 1" in md
+    assert "--report-seeds 0 1" in md
+    # one sample: its own summary as evaluated, and no per-sample section
+    args.report_seeds = None
+    r = bench.stage_report(args)
+    assert r["n_eval"] == 4 and r["eval_by_seed"] is None and r["student_after_ex"] == 0.25
