@@ -441,7 +441,11 @@ def stage_report(args: argparse.Namespace) -> dict[str, Any]:
     if not (before and after and teacher and ft):
         sys.exit(
             "missing stages: run --stage all first"
-            + (f" and --stage eval for each of --report-seeds {seeds}" if len(seeds) > 1 else "")
+            + (
+                f" and --stage eval --seed N for each of --report-seeds {' '.join(map(str, seeds))}"
+                if len(seeds) > 1
+                else ""
+            )
         )
     by_seed = {}  # each sample on its own, when the report pools several
     if len(seeds) > 1:
