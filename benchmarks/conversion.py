@@ -38,7 +38,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import math
 import platform
 import random
 import subprocess
@@ -386,16 +385,15 @@ def eval_summary(args: argparse.Namespace, name: str) -> dict[str, Any] | None:
 
 def paired(args: argparse.Namespace, a: str, b: str) -> dict[str, Any] | None:
     """Questions ``b`` gets right and ``a`` wrong (gained) and the reverse (lost), with the exact
-    McNemar p-value: is the change more than the noise of which questions were drawn?"""
+    McNemar p-value (``slmgraph.eval.report.paired``): is the change more than the noise of
+    which questions were drawn?"""
+    from slmgraph.eval.report import paired as paired_ex
+
     pa, pb = predictions(args, a), predictions(args, b)
     if pa is None or pb is None:
         return None
-    right = {r["id"]: bool(r["correct"]) for r in pa}
-    gained = sum(bool(r["correct"]) and not right.get(r["id"], False) for r in pb)
-    lost = sum(not r["correct"] and right.get(r["id"], False) for r in pb)
-    n, k = gained + lost, min(gained, lost)
-    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
-    return {"gained": gained, "lost": lost, "mcnemar_p": round(p, 4)}
+    d = paired_ex(pb, pa)
+    return {"gained": d["only_a"], "lost": d["only_b"], "mcnemar_p": d["p_mcnemar"]}
 
 
 def gap_closed_ci(args: argparse.Namespace, after: str, n_boot: int = 4000) -> list[float] | None:
