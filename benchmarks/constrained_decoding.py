@@ -72,7 +72,7 @@ def sql_database() -> tuple[str, Path]:
     chinook = Path(__file__).resolve().parents[2] / "shared" / "data" / "samples" / "chinook.sqlite"
     if chinook.exists():
         return "chinook", chinook
-    from slmgraph.demo import build_demo_db
+    from slmgraph.tools.sql.demo import build_demo_db
 
     path = Path(__file__).parent / "runs" / "shop.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)

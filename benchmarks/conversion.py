@@ -46,13 +46,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slmgraph.agents.sql.common import extract_sql
-from slmgraph.eval import evaluate, load_split
-from slmgraph.eval.dataset import Item, stratified_sample
-from slmgraph.eval.execution import execution_match
-from slmgraph.eval.systems import Prediction, query_writer_spec
-from slmgraph.spec import GraphSpec, default_tiers, load_spec
+from slmgraph.eval.sample import stratified_sample
+from slmgraph.eval.sql import evaluate, load_split
+from slmgraph.eval.sql.spider import Item
+from slmgraph.eval.sql.systems import Prediction, query_writer_spec
+from slmgraph.loader import load_spec
+from slmgraph.spec import GraphSpec, default_tiers
 from slmgraph.telemetry.calllog import CallLog
+from slmgraph.tools.sql.match import execution_match
+from slmgraph.tools.sql.text import extract_sql
 
 HERE = Path(__file__).parent
 DATA = HERE.parent.parent / "shared" / "data" / "spider"
@@ -373,7 +375,7 @@ def predictions(args: argparse.Namespace, name: str) -> list[dict[str, Any]] | N
 
 def eval_summary(args: argparse.Namespace, name: str) -> dict[str, Any] | None:
     """One sample: its summary as evaluated; several: the summary of their pooled answers."""
-    from slmgraph.eval.report import summarize
+    from slmgraph.eval.sql.report import summarize
 
     seeds = report_seeds(args)
     if len(seeds) == 1:
@@ -385,9 +387,9 @@ def eval_summary(args: argparse.Namespace, name: str) -> dict[str, Any] | None:
 
 def paired(args: argparse.Namespace, a: str, b: str) -> dict[str, Any] | None:
     """Questions ``b`` gets right and ``a`` wrong (gained) and the reverse (lost), with the exact
-    McNemar p-value (``slmgraph.eval.report.paired``): is the change more than the noise of
+    McNemar p-value (``slmgraph.eval.stats.paired``): is the change more than the noise of
     which questions were drawn?"""
-    from slmgraph.eval.report import paired as paired_ex
+    from slmgraph.eval.stats import paired as paired_ex
 
     pa, pb = predictions(args, a), predictions(args, b)
     if pa is None or pb is None:

@@ -35,8 +35,9 @@ CONFIGS = {"sequential": (False, 2), "concurrent-1t": (True, 1), "concurrent-2t"
 
 
 def node_spec(concurrent: bool, threads: int) -> Any:
-    from slmgraph.eval.systems import ZEROSHOT_SYSTEM
-    from slmgraph.spec import default_tiers, load_spec
+    from slmgraph.eval.sql.systems import ZEROSHOT_SYSTEM
+    from slmgraph.loader import load_spec
+    from slmgraph.spec import default_tiers
 
     tiers = default_tiers()
     for tier in tiers.values():
@@ -78,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: no Spider data at {args.data} (see ../shared/data/README)")
         return 0
 
-    from slmgraph.eval import load_split
-    from slmgraph.eval.dataset import stratified_sample
+    from slmgraph.eval.sample import stratified_sample
+    from slmgraph.eval.sql import load_split
     from slmgraph.graphs.builder import build
     from slmgraph.models.llamacpp import reset_kv_caches
     from slmgraph.runner import run

@@ -140,7 +140,7 @@ def main() -> None:
 
     import numpy as np
 
-    from slmgraph.pipeline.router import Record, calibrate
+    from slmgraph.routing.calibrate import Record, calibrate
 
     y_train = np.array([bool(train_slm[i]["correct"]) for i in common_train])
     conf_clf, conf_oof = fit_scorer(
@@ -212,7 +212,7 @@ def main() -> None:
         points.append(point("router", round(t, 4), rows))
 
     # parallel verification: both answer; same rows -> the slm's answer, else the llm's
-    from slmgraph.eval.execution import execution_match
+    from slmgraph.tools.sql.match import execution_match
 
     rows = []
     for i in dev:

@@ -23,15 +23,10 @@ from pathlib import Path
 
 from overhead import machine
 
-from slmgraph.eval import evaluate, load_split, stratified_sample
-from slmgraph.eval.report import (
-    markdown,
-    paired,
-    paired_markdown,
-    spider_targets,
-    targets_markdown,
-)
-from slmgraph.eval.systems import LLM, SLM, SYSTEMS, fingerprint, make_system
+from slmgraph.eval.sql import evaluate, load_split, stratified_sample
+from slmgraph.eval.sql.report import markdown, paired_markdown, spider_targets, targets_markdown
+from slmgraph.eval.sql.systems import LLM, SLM, SYSTEMS, fingerprint, make_system
+from slmgraph.eval.stats import paired
 
 HERE = Path(__file__).parent
 DEFAULT_SYSTEMS = [

@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from slmgraph.eval import evaluate, load_split
-from slmgraph.eval.report import markdown
-from slmgraph.eval.systems import QueryWriter, ZeroShot, query_writer_spec
-from slmgraph.spec import load_spec
+from slmgraph.eval.sql import evaluate, load_split
+from slmgraph.eval.sql.report import markdown
+from slmgraph.eval.sql.systems import QueryWriter, ZeroShot, query_writer_spec
+from slmgraph.loader import load_spec
 
 HERE = Path(__file__).parent
 DATA = HERE.parent.parent / "shared" / "data" / "spider"

@@ -15,8 +15,8 @@ import os
 import sys
 
 from slmgraph import load_spec, run
-from slmgraph.demo import build_demo_db, default_path
 from slmgraph.graphs.builder import build
+from slmgraph.tools.sql.demo import build_demo_db, default_path
 
 QUESTIONS = [
     "How many customers are there?",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,56 @@ def minilm() -> MiniLM:
         if _MODEL is None:
             _MODEL = MiniLM()
         return _MODEL
+
+
+# ---------------------------------------------------------------------------------------------
+# TF-IDF: the fallback embedding when the `embed` extra is missing (clustering, the router)
+
+
+def tfidf_vectorizer(texts: Sequence[str]) -> Any:
+    """A fitted TF-IDF vectorizer over words (scikit-learn, the ``cluster`` extra) and its rows."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(
+        token_pattern=r"(?u)\b[A-Za-z_][A-Za-z_]{2,}\b",
+        stop_words="english",
+        sublinear_tf=True,
+        min_df=1,
+        max_features=20000,
+    )
+    return vec, vec.fit_transform(texts)
+
+
+def tfidf_fit(texts: Sequence[str]) -> tuple[Any, dict[str, Any] | None]:
+    """TF-IDF rows of one part and the fitted vocabulary (to embed later calls alike); the
+    empty vocabulary (every text empty) is a zero column."""
+    import numpy as np
+
+    try:
+        vec, m = tfidf_vectorizer(texts)
+    except ValueError:  # empty vocabulary
+        return np.zeros((len(texts), 1)), None
+    vocab = {
+        "vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()},
+        "idf": [float(x) for x in vec.idf_],
+    }
+    return m.toarray(), vocab
+
+
+def tfidf_apply(texts: Sequence[str], fitted: dict[str, Any] | None) -> Any:
+    """Rows of ``texts`` in the space a :func:`tfidf_fit` fitted (zeros when it was empty)."""
+    import numpy as np
+
+    if fitted is None:
+        return np.zeros((len(texts), 1))
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(
+        token_pattern=r"(?u)\b[A-Za-z_][A-Za-z_]{2,}\b",
+        stop_words="english",
+        sublinear_tf=True,
+        vocabulary=fitted["vocabulary"],
+    )
+    vec.fit([""])  # sets up the analyzer; idf comes from the clustering run
+    vec.idf_ = np.asarray(fitted["idf"])
+    return vec.transform(texts).toarray()

@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command
 
 from slmgraph._suggest import did_you_mean
+from slmgraph.context import RunContext
 from slmgraph.errors import RunError, SpecError, SpecIssue
 from slmgraph.graphs.builder import BUILTIN_STATE, BuiltGraph, build
+from slmgraph.loader import load_spec
 from slmgraph.models.base import Backend
-from slmgraph.spec import GraphSpec, load_spec
+from slmgraph.spec import GraphSpec
 from slmgraph.telemetry.calllog import CallLog
 from slmgraph.telemetry.report import run_summary
 
@@ -79,12 +82,15 @@ def run(
     thread_id: str | None = None,
     resume: Any = None,
     session_id: str | None = None,
+    resources: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run a graph on ``inputs`` and return its output, trace and status.
 
     With ``thread_id`` and ``resume`` (after an ``interrupt_before`` pause), the run continues
     from its checkpoint instead of starting over. ``session_id`` (default: ``thread_id``)
-    groups runs of one user conversation in the call log.
+    groups runs of one user conversation in the call log. ``resources`` hands the run
+    resources the caller holds (by registered name, e.g. an open database); others are opened
+    on first use and closed when the run returns.
     """
     built = (
         spec
@@ -105,13 +111,18 @@ def run(
         },
         "recursion_limit": built.spec.limits.max_steps,
     }
+    ctx = RunContext(
+        run_id=run_id, session_id=session_id or thread_id, resources=dict(resources or {})
+    )
     started = time.perf_counter()
     try:
-        final = _invoke(built, inputs, config, resume)
+        final = _invoke(built, inputs, config, resume, ctx)
     except RunError as exc:
         final = {"error": str(exc), "failed_node": exc.node}
         if built.graph.checkpointer is not None:
             final = {**dict(built.graph.get_state(config).values), **final}
+    finally:
+        ctx.close()
     wall = time.perf_counter() - started
     state = dict(final or {})
     next_nodes: list[str] = []
@@ -128,14 +139,14 @@ def run(
     )
 
 
-def _invoke(built: BuiltGraph, inputs: dict[str, Any], config: RunnableConfig, resume: Any) -> Any:
+def _invoke(
+    built: BuiltGraph, inputs: dict[str, Any], config: RunnableConfig, resume: Any, ctx: RunContext
+) -> Any:
     if resume is None:
-        return built.graph.invoke(dict(inputs), config)
+        return built.graph.invoke(dict(inputs), config, context=ctx)
     if resume is True:
         # Continue after an interrupt_before pause, applying `inputs` as state edits first.
         if inputs:
             built.graph.update_state(config, inputs)
-        return built.graph.invoke(None, config)
-    from langgraph.types import Command
-
-    return built.graph.invoke(Command(resume=resume), config)
+        return built.graph.invoke(None, config, context=ctx)
+    return built.graph.invoke(Command(resume=resume), config, context=ctx)

@@ -1,5 +1,9 @@
 """Tiers: named model configurations, resolved node > agent > graph default, and the client a
-node calls (logging every attempt, checking outputs, falling back to the next tier).
+node calls (logging every attempt, checking outputs, falling back to the next tier, shadowing a
+candidate tier in the background).
+
+A tier says what it is: ``size: small | large`` (its size class) travels with every trace entry
+and call-log row, and reports count small-model calls by it, never by the tier's name.
 """
 
 from __future__ import annotations
@@ -16,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from slmgraph.constraints.base import Constraint, check_output
-from slmgraph.errors import ModelError
+from slmgraph.errors import AllTiersFailed, ModelError
 from slmgraph.models.base import Backend, Completion, Message, create_backend
-from slmgraph.models.fallback import FallbackChain
 from slmgraph.spec import GraphSpec, TierSpec
 from slmgraph.telemetry.calllog import CallLog, CallRecord
 from slmgraph.telemetry.context import current_graph, current_node, current_run, current_session
@@ -107,6 +110,7 @@ class TierClient:
             graph=current_graph.get(),
             node=current_node.get(),
             tier=self.name,
+            tier_size=self.spec.size,
             backend=self.backend.name,
             model=self.backend.model,
             attempt=attempt,
@@ -158,6 +162,7 @@ class TierClient:
                 {
                     "node": rec.node,
                     "tier": rec.tier,
+                    "size": rec.tier_size,
                     "backend": rec.backend,
                     "model": rec.model,
                     "tokens_in": rec.tokens_in or 0,
@@ -170,6 +175,51 @@ class TierClient:
                     "mean_logprob": rec.mean_logprob,
                 }
             )
+
+
+class FallbackChain:
+    """Fallback is a wrapper, not if/else in nodes: try a tier (with its retries), and on a
+    retryable error (timeout, connection, server, invalid output) move to the next tier."""
+
+    def __init__(self, registry: TierRegistry, tiers: Sequence[str]) -> None:
+        self.registry = registry
+        self.tiers = list(tiers)
+
+    def complete(
+        self, messages: Sequence[Message], constraint: Constraint | None = None, **kwargs: Any
+    ) -> Result:
+        group = kwargs.pop("call_group", None) or uuid.uuid4().hex
+        errors: list[tuple[str, ModelError]] = []
+        attempt = 0
+        previous: str | None = None
+        for tier in self.tiers:
+            try:
+                client = self.registry.client(tier)
+            except ModelError as err:  # e.g. the backend's package is missing
+                errors.append((tier, err))
+                previous = tier
+                continue
+            for _ in range(1 + client.spec.retries):
+                attempt += 1
+                try:
+                    return client.complete(
+                        messages,
+                        constraint,
+                        call_group=group,
+                        attempt=attempt,
+                        fallback_from=previous,
+                        **kwargs,
+                    )
+                except ModelError as err:
+                    errors.append((tier, err))
+                    if not err.retryable:
+                        break
+            previous = tier
+            if errors and not errors[-1][1].retryable and errors[-1][1].kind != "config":
+                break
+        if len(errors) == 1:
+            raise errors[0][1]
+        raise AllTiersFailed(errors)
 
 
 class TierRegistry:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from slmgraph.pipeline.finetune import balance_examples, select_examples, sql_shape
+from slmgraph.pipeline.finetune import balance_examples, select_examples
+from slmgraph.tools.sql.hooks import sql_shape
 
 SHAPES = {
     "SELECT name FROM singer": "plain",
@@ -62,7 +63,7 @@ def test_balance_matches_the_reference_shares_and_drops_nothing() -> None:
     )
     verified = select_examples(everything, verified_only=True)
     assert len(verified) == 60
-    out, b = balance_examples(verified, everything)
+    out, b = balance_examples(verified, everything, shape=sql_shape)
     assert b.reference == {"join": 0.3, "nested": 0.2, "plain": 0.5}
     assert b.before == pytest.approx({"join": 0.1667, "nested": 0.1667, "plain": 0.6667}, abs=1e-3)
     assert b.after == pytest.approx(b.reference, abs=0.01)
@@ -73,7 +74,7 @@ def test_balance_matches_the_reference_shares_and_drops_nothing() -> None:
     # the repeats spread over the join examples instead of repeating one
     assert max(ids[f"join{i}"] for i in range(10)) - min(ids[f"join{i}"] for i in range(10)) <= 1
     # deterministic for a seed
-    again, _ = balance_examples(verified, everything)
+    again, _ = balance_examples(verified, everything, shape=sql_shape)
     assert [e["call_id"] for e in again] == [e["call_id"] for e in out]
 
 
@@ -82,14 +83,14 @@ def test_balance_limits_growth_and_leaves_balanced_data_alone() -> None:
         {"plain": 50, "join": 50, "nested": 50}, {"plain": 50, "join": 2, "nested": 1}
     )
     verified = select_examples(everything, verified_only=True)
-    out, b = balance_examples(verified, everything)
+    out, b = balance_examples(verified, everything, shape=sql_shape)
     assert b.n_after == 150 and b.after == pytest.approx(b.reference, abs=0.01)
-    out, b = balance_examples(verified, everything, max_growth=1.5)
+    out, b = balance_examples(verified, everything, max_growth=1.5, shape=sql_shape)
     # room for 26 more (1.5 x 53 = 79.5): the gaps of 48 joins and 49 nested scaled alike
     assert b.n_after == len(out) == 78
     assert Counter(sql_shape(e["output"]) for e in out) == {"plain": 50, "join": 14, "nested": 14}
     same = pool({"plain": 5, "join": 5}, {"plain": 5, "join": 5})
-    out, b = balance_examples(same, same)
+    out, b = balance_examples(same, same, shape=sql_shape)
     assert len(out) == 10 and b.after == b.before == b.reference
 
 
@@ -97,7 +98,7 @@ def test_balance_cannot_invent_a_missing_shape() -> None:
     # nested outputs were never verified: their share goes to the shapes present
     everything = pool({"plain": 6, "join": 2, "nested": 2}, {"plain": 3, "join": 1})
     verified = select_examples(everything, verified_only=True)
-    _, b = balance_examples(verified, everything)
+    _, b = balance_examples(verified, everything, shape=sql_shape)
     assert "nested" not in b.after
     assert b.after == pytest.approx({"join": 0.25, "plain": 0.75}, abs=0.01)
 
@@ -107,7 +108,7 @@ def test_drop_thins_the_common_shapes_and_repeats_nothing() -> None:
         {"plain": 50, "join": 30, "nested": 20}, {"plain": 40, "join": 10, "nested": 10}
     )
     verified = select_examples(everything, verified_only=True)
-    out, b = balance_examples(verified, everything, mode="drop")
+    out, b = balance_examples(verified, everything, mode="drop", shape=sql_shape)
     # joins are the rarest against their share (10 of 30%): all 10 stay, the others thinned to
     # the reference shares of a set of 10 / 0.3 = 33
     assert Counter(sql_shape(e["output"]) for e in out) == {"plain": 17, "join": 10, "nested": 7}
@@ -116,13 +117,13 @@ def test_drop_thins_the_common_shapes_and_repeats_nothing() -> None:
     ids = [e["call_id"] for e in out]
     assert len(set(ids)) == len(ids)  # no repeats
     assert ids == [e["call_id"] for e in verified if e["call_id"] in set(ids)]  # order kept
-    again, _ = balance_examples(verified, everything, mode="drop")
+    again, _ = balance_examples(verified, everything, mode="drop", shape=sql_shape)
     assert [e["call_id"] for e in again] == ids  # deterministic for a seed
-    other, _ = balance_examples(verified, everything, mode="drop", seed=1)
+    other, _ = balance_examples(verified, everything, mode="drop", seed=1, shape=sql_shape)
     assert [e["call_id"] for e in other] != ids
     # already at the reference shares: nothing to drop
     same = pool({"plain": 5, "join": 5}, {"plain": 5, "join": 5})
-    out, b = balance_examples(same, same, mode="drop")
+    out, b = balance_examples(same, same, mode="drop", shape=sql_shape)
     assert len(out) == 10 and b.after == b.before
 
 

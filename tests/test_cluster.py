@@ -79,16 +79,16 @@ def mixed_calls(per_type: int = 12, seed: int = 0) -> list[dict[str, Any]]:
         q, sql = item["question"], item["query"]
         if i < per_type:
             out = json.dumps(t["table_names_original"][:2])
-            calls.append(_call("extract_tables", "sql_tables", out, schema=schema, question=q))
+            calls.append(_call("extract_tables", "sql/tables", out, schema=schema, question=q))
         elif i < 2 * per_type:
-            calls.append(_call("write_sql", "sql_write", sql, schema=schema, question=q))
+            calls.append(_call("write_sql", "sql/write", sql, schema=schema, question=q))
         else:
             history = f"1. {sql.replace('T1.', 'T2.')}"
             error = f"no such column: T2.{t['column_names_original'][1][1]}"
             calls.append(
                 _call(
                     "fix_sql",
-                    "sql_fix",
+                    "sql/fix",
                     sql,
                     schema=schema,
                     question=q,
@@ -100,10 +100,10 @@ def mixed_calls(per_type: int = 12, seed: int = 0) -> list[dict[str, Any]]:
         ticket = rng.choice(TICKETS).format(p=rng.choice(PRODUCTS))
         if i % 2 == 0:
             label = rng.choice(["billing", "technical", "account", "other"])
-            calls.append(_call("classify", "triage_classify", label, ticket=ticket))
+            calls.append(_call("classify", "triage/classify", label, ticket=ticket))
         else:
             out = json.dumps({"product": "CloudDrive", "urgency": "high", "summary": ticket[:40]})
-            calls.append(_call("extract", "triage_extract", out, ticket=ticket, category="billing"))
+            calls.append(_call("extract", "triage/extract", out, ticket=ticket, category="billing"))
     rng.shuffle(calls)
     return calls
 

@@ -25,10 +25,6 @@ tiers:
   llm:   # the teacher
     backend: scripted
     settings: {rules: [{node: paint, output: red}, {node: sort, output: billing}]}
-  student:
-    backend: llamacpp
-    model: {tiny}
-    settings: {n_ctx: 256, n_threads: 1, lora_path: {adapter}}
 nodes:
   paint:
     agent: prompt
@@ -45,6 +41,14 @@ edges:
   - {from: START, to: paint}
   - {from: paint, to: sort}
   - {from: sort, to: END}
+"""
+# Declared once the adapter exists (a spec naming a missing file does not validate).
+STUDENT = """\
+  student:
+    backend: llamacpp
+    model: {tiny}
+    size: small
+    settings: {n_ctx: 256, n_threads: 1, lora_path: {adapter}}
 """
 
 
@@ -64,7 +68,7 @@ def test_log_curate_cluster_finetune_select_shadow_promote(tiny_gguf: Path, tmp_
         pytest.skip("llama.cpp's converter is not fetched yet (make setup fetches it)")
     adapter = tmp_path / "ft" / "adapter.gguf"
     spec_path = tmp_path / "shop.yaml"
-    spec_path.write_text(SPEC.replace("{tiny}", str(tiny_gguf)).replace("{adapter}", str(adapter)))
+    spec_path.write_text(SPEC)
     log = CallLog(tmp_path / "calls.sqlite")
 
     # S1: traffic on the teacher
@@ -95,8 +99,11 @@ def test_log_curate_cluster_finetune_select_shadow_promote(tiny_gguf: Path, tmp_
     assert choice.scores[0].agreement < 1.0
     # S6: shadow, then promote on the evidence
     before = '    tier: llm\n    params: {system: "Answer'
+    student = STUDENT.replace("{tiny}", str(tiny_gguf)).replace("{adapter}", str(adapter))
     spec_path.write_text(
-        spec_path.read_text().replace(before, before.replace("llm\n", "llm\n    shadow: student\n"))
+        spec_path.read_text()
+        .replace(before, before.replace("llm\n", "llm\n    shadow: student\n"))
+        .replace("  llm:   # the teacher", student + "  llm:   # the teacher")
     )
     built = build(load_spec(spec_path), call_log=log)
     for i in range(10):

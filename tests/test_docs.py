@@ -67,7 +67,7 @@ llm: {backend: scripted, settings: {default: "SELECT 1"}}
 
 
 def test_sql_example_runs_on_scripted_tiers(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from slmgraph.demo import build_demo_db
+    from slmgraph.tools.sql.demo import build_demo_db
 
     db = build_demo_db(tmp_path / "shop.sqlite")
     tiers = tmp_path / "tiers.yaml"

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from slmgraph.demo import build_demo_db
-from slmgraph.eval import evaluate, execution_match, load_split, stratified_sample
-from slmgraph.eval.dataset import Item
-from slmgraph.eval.report import markdown, summarize, wilson
-from slmgraph.eval.systems import Prediction
+from slmgraph.eval.sql import evaluate, execution_match, load_split, stratified_sample
+from slmgraph.eval.sql.report import markdown, summarize
+from slmgraph.eval.sql.spider import Item
+from slmgraph.eval.sql.systems import Prediction
+from slmgraph.eval.stats import wilson
+from slmgraph.tools.sql.demo import build_demo_db
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +120,7 @@ class Replay:
             {
                 "node": "write_sql",
                 "tier": "slm",
+                "size": "small",
                 "model": "m",
                 "tokens_in": 10,
                 "tokens_out": 5,
@@ -240,7 +242,7 @@ def _summary(name: str, ex: float, **kw: float) -> dict:
 
 
 def test_targets_state_met_missed_and_unmeasured() -> None:
-    from slmgraph.eval.report import spider_targets, targets_markdown
+    from slmgraph.eval.sql.report import spider_targets, targets_markdown
 
     rows = spider_targets(
         [
@@ -265,7 +267,8 @@ def test_targets_state_met_missed_and_unmeasured() -> None:
 
 
 def test_paired_difference_and_mcnemar() -> None:
-    from slmgraph.eval.report import paired, paired_markdown
+    from slmgraph.eval.sql.report import paired_markdown
+    from slmgraph.eval.stats import paired
 
     # 100 questions: both right on 50, only a on 10, only b on 4, neither on 36
     a = [{"id": i, "correct": i < 60} for i in range(100)]
@@ -289,7 +292,7 @@ def test_paired_difference_and_mcnemar() -> None:
 
 
 def test_eval_help_names_every_system() -> None:
-    from slmgraph.eval.systems import SYSTEMS
+    from slmgraph.eval.sql.systems import SYSTEMS
 
     help_text = subprocess.run(
         [sys.executable, "-m", "slmgraph", "eval", "spider", "--help"],

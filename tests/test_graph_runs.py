@@ -138,6 +138,7 @@ def test_failure_ends_the_run_in_a_defined_state() -> None:
 REPAIR = """
 name: repair
 state: {task: str, draft: str, ok: bool}
+imports: [helpers]
 tiers:
   slm: {backend: scripted}
 nodes:

@@ -37,6 +37,7 @@ def test_langchain_tier_in_a_spec() -> None:
     spec = load_spec("""
 name: lc
 state: {q: str, a: str}
+imports: [langchain_core.language_models.fake_chat_models]
 tiers:
   slm:
     backend: langchain

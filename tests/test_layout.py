@@ -30,7 +30,7 @@ def test_subpackages_exist() -> None:
 def test_langgraph_json_lists_every_builtin_graph() -> None:
     import json
 
-    from slmgraph.spec import builtin_graphs
+    from slmgraph.plugins import builtin_graphs
 
     config = json.loads((ROOT / "langgraph.json").read_text())
     assert sorted(config["graphs"]) == builtin_graphs()

@@ -12,10 +12,10 @@ pytest.importorskip("langchain_community", reason="the peer needs the 'peers' ex
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from slmgraph.demo import build_demo_db
-from slmgraph.eval.dataset import Item
-from slmgraph.eval.harness import score
-from slmgraph.eval.peers import LangChainSQLAgent
+from slmgraph.eval.sql.peers import LangChainSQLAgent
+from slmgraph.eval.sql.score import score
+from slmgraph.eval.sql.spider import Item
+from slmgraph.tools.sql.demo import build_demo_db
 
 
 def _item(db: Path) -> Item:

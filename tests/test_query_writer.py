@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from slmgraph import load_spec, run
-from slmgraph.demo import build_demo_db
 from slmgraph.graphs.builder import build
+from slmgraph.tools.sql.demo import build_demo_db
 
 
 @pytest.fixture(scope="module")

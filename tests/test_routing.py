@@ -38,6 +38,7 @@ def spec(node: dict[str, Any], slm_rules: list[Any], llm_rules: list[Any], **kw:
             "tiers": {
                 "slm": {
                     "backend": "scripted",
+                    "size": "small",
                     "settings": {"rules": slm_rules},
                     "price": PRICES["slm"],
                 },
@@ -197,7 +198,7 @@ TEXTS = [f"how many {w} are there" for w in ("singers", "cars", "dogs", "songs",
 
 def test_classifier_router_trained_on_outcomes(tmp_path: Path) -> None:
     pytest.importorskip("sklearn", reason="the 'cluster' extra is not installed")
-    from slmgraph.pipeline.router import RouterModel, train
+    from slmgraph.routing.classifier import RouterModel, train
 
     model = train(TEXTS, [True] * 5 + [False] * 5, embedder="tfidf")
     path = model.save(tmp_path / "router.json")
@@ -224,7 +225,7 @@ def _records(tmp_path: Path) -> Path:
 
 
 def test_calibrate_targets(tmp_path: Path) -> None:
-    from slmgraph.pipeline.router import calibrate, read_records
+    from slmgraph.routing.calibrate import calibrate, read_records
 
     records = read_records(_records(tmp_path))
     esc = calibrate(records, "escalations<=0.25")["chosen"]

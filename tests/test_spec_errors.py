@@ -207,7 +207,7 @@ def test_every_issue_has_a_line_number() -> None:
 
 
 def test_yaml_syntax_error_is_a_spec_error() -> None:
-    with pytest.raises(SpecError, match="YAML syntax error line"):
+    with pytest.raises(SpecError, match="YAML error at line"):
         load_spec("name: x\nnodes: [\n")
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from test_eval import Replay, split  # noqa: F401 - split is a fixture
 
-from slmgraph.eval import evaluate, load_split
-from slmgraph.eval.systems import fingerprint, make_system
+from slmgraph.eval.sql import evaluate, load_split
+from slmgraph.eval.sql.systems import fingerprint, make_system
 
 pytest.importorskip("matplotlib", reason="the report's plot needs matplotlib (dev extra)")
 ROOT = Path(__file__).resolve().parent.parent

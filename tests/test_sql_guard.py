@@ -118,8 +118,10 @@ def test_at_least_fifty_hostile_statements() -> None:
 
 @pytest.mark.parametrize("sql", HOSTILE)
 def test_hostile_statement_is_refused_before_the_database(db_file: Path, sql: str) -> None:
-    from slmgraph.registry import NodeEnv, lookup
-    from slmgraph.spec import load_spec
+    from slmgraph.context import RunContext
+    from slmgraph.loader import load_spec
+    from slmgraph.plugins import lookup
+    from slmgraph.registry import NodeEnv
 
     before = digest(db_file)
     with pytest.raises(GuardError):
@@ -129,7 +131,7 @@ def test_hostile_statement_is_refused_before_the_database(db_file: Path, sql: st
     spec = load_spec("query_writer")
     node = impl.factory(NodeEnv("execute", impl.params(), spec))
     with mock.patch.object(SQLiteDatabase, "execute", autospec=True) as called:
-        update = node({"sql": sql, "db": str(db_file)})
+        update = node({"sql": sql, "db": str(db_file)}, RunContext())
     assert not called.called
     assert update["outcome"] == "error" and update["exec_error"]
     assert update["rows"] == []

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_DATA
-from slmgraph.agents.sql.common import extract_sql
-from slmgraph.demo import build_demo_db
 from slmgraph.tools.sql.check import check_sql
 from slmgraph.tools.sql.database import open_database
+from slmgraph.tools.sql.demo import build_demo_db
 from slmgraph.tools.sql.prefilter import prefilter, rank_tables
+from slmgraph.tools.sql.text import extract_sql
 from slmgraph.tools.sql.values import value_hints
 
 CHINOOK = SHARED_DATA / "samples" / "chinook.sqlite"

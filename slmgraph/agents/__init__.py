@@ -1,6 +1,6 @@
-"""Agent implementations (nodes that call a model), one role per module.
+"""Agents: nodes that call a model, one role per module.
 
-Importing this package registers the built-in agents.
+``prompt`` (render a prompt from state, call the tier, write the parsed output) is the core's
+generic agent; domains keep their roles in a subfolder each (``agents/sql/``), registered by
+their plug-in (:mod:`slmgraph.plugins`). The core never imports a domain's agents.
 """
-
-from slmgraph.agents import prompt, routing, sql  # noqa: F401  (register prompt, cascade, parallel, sql.*)

@@ -1,11 +1,9 @@
-"""Evaluation: Spider-style text-to-SQL with execution accuracy, cost and latency.
+"""Evaluation: the harness core (a resumable run over items, with a summary), paired statistics
+and stratified samples. Each domain brings its benchmark: the query-writer's Spider harness is
+:mod:`slmgraph.eval.sql` (``slmgraph eval spider``)."""
 
-``slmgraph eval spider --data DIR --system NAME --out DIR`` or :func:`evaluate`.
-"""
+from slmgraph.eval.harness import System, evaluate
+from slmgraph.eval.sample import stratified_sample
+from slmgraph.eval.stats import paired, percentile, wilson
 
-from slmgraph.eval.dataset import Item, load_split, stratified_sample
-from slmgraph.eval.execution import execution_match
-from slmgraph.eval.harness import evaluate
-from slmgraph.eval.report import summarize
-
-__all__ = ["Item", "evaluate", "execution_match", "load_split", "stratified_sample", "summarize"]
+__all__ = ["System", "evaluate", "paired", "percentile", "stratified_sample", "wilson"]

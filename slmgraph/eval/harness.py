@@ -1,123 +1,97 @@
-"""Run a system over a split: one JSONL line per question (resumable: done ids are skipped),
-a progress line with the running EX, and a summary (JSON + markdown) at the end."""
+"""Run a system over evaluation items: one JSONL line per item (resumable: items already
+answered are skipped), a progress line with the running score, and a summary (JSON and
+markdown) at the end. Domains bring the scoring: ``score(item, prediction) -> record`` (a dict
+with ``id`` and ``correct``) and ``summarize(records, name) -> summary``."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
-
-import sqlglot
-
-from slmgraph.eval.dataset import Item
-from slmgraph.eval.execution import execution_match
-from slmgraph.eval.report import markdown, summarize
-from slmgraph.eval.systems import System
-from slmgraph.tools.sql.check import unknown_identifiers
-from slmgraph.tools.sql.database import open_database
+from typing import Any, Protocol, TextIO
 
 
-def _hallucinated(item: Item, sql: str | None) -> bool | None:
-    """Does the SQL name a table or column the database lacks? None if it does not parse."""
-    if not sql:
-        return None
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
-        return None
-    return bool(unknown_identifiers(tree, open_database(item.db_path).schema()))
+class System(Protocol):
+    """What an evaluation runs: a name, and an answer per item."""
+
+    name: str
+
+    def predict(self, item: Any) -> Any: ...
 
 
-def score(item: Item, pred: Any, timeout_s: float) -> dict[str, Any]:
-    """One question's record: correctness, validity (parses and executes), whether it names
-    identifiers the database lacks, the error, escalation, time and the model calls."""
-    correct, error, outcome = execution_match(item.db_path, item.gold, pred.sql, timeout_s)
-    unknown = _hallucinated(item, pred.sql)
-    return {
-        "id": item.id,
-        "db_id": item.db_id,
-        "hardness": item.hardness,
-        "question": item.question,
-        "gold": item.gold,
-        "sql": pred.sql,
-        "correct": correct,
-        "valid": outcome is not None and outcome.error is None,
-        "parses": unknown is not None,
-        "hallucinated": bool(unknown),
-        "error": pred.error if pred.sql is None and pred.error else error,
-        "escalated": pred.escalated,
-        "seconds": round(pred.seconds, 3),
-        "trace": [
-            {
-                k: t.get(k)
-                for k in (
-                    "node",
-                    "tier",
-                    "model",
-                    "tokens_in",
-                    "tokens_out",
-                    "latency_s",
-                    "cost_usd",
-                    "status",
-                    "mean_logprob",
-                )
-            }
-            for t in pred.trace
-        ],
-    }
+Score = Callable[[Any, Any], dict[str, Any]]
+Summarize = Callable[[list[dict[str, Any]], str], dict[str, Any]]
+
+
+def read_records(path: Path) -> dict[str, dict[str, Any]]:
+    """The records of a predictions file by id (a line cut short by a kill is dropped)."""
+    records: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            records[str(rec["id"])] = rec
+    return records
 
 
 def evaluate(
     system: System,
-    items: list[Item],
+    items: Sequence[Any],
     out_dir: str | Path,
     *,
-    timeout_s: float = 30.0,
+    score: Score,
+    summarize: Summarize,
+    markdown: Callable[[list[dict[str, Any]]], str] | None = None,
     progress: TextIO | None = sys.stderr,
     answer: bool = True,
+    metric: str = "acc",
+    refresh: Callable[[Any, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Answer and score every item not yet in ``out_dir/predictions.jsonl``, then summarise
-    the items. ``answer=False`` answers nothing and summarises the items already answered."""
+    """Answer and score every item not yet in ``out_dir/predictions.jsonl``, then summarise the
+    items. ``answer=False`` answers nothing and summarises the items already answered;
+    ``refresh(item, record)`` may update records written by an older version."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "predictions.jsonl"
-    records: dict[str, dict[str, Any]] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                records[rec["id"]] = rec
-    wanted = {it.id for it in items}
+    records = read_records(path)
+    wanted = {item.id for item in items}
     if not answer:
         items = [it for it in items if it.id in records]
     todo = [it for it in items if it.id not in records]
     start = time.perf_counter()
-    with path.open("a") as f:
+    with path.open("a", encoding="utf-8") as f:
         for i, item in enumerate(todo, 1):
-            pred = system.predict(item)
-            rec = score(item, pred, timeout_s)
+            rec = score(item, system.predict(item))
             f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
             f.flush()
             records[item.id] = rec
             if progress is not None:
                 done = [r for k, r in records.items() if k in wanted]
-                ex = sum(r["correct"] for r in done) / len(done)
+                value = sum(bool(r["correct"]) for r in done) / len(done)
                 rate = (time.perf_counter() - start) / i
                 eta = rate * (len(todo) - i)
                 progress.write(
-                    f"\r{system.name}: {len(done)}/{len(items)}  EX {ex:.1%}  "
-                    f"{rate:.1f} s/q  ETA {eta / 60:.0f} min   "
+                    f"\r{system.name}: {len(done)}/{len(items)}  {metric} {value:.1%}  "
+                    f"{rate:.1f} s/item  ETA {eta / 60:.0f} min   "
                 )
                 progress.flush()
     if progress is not None and todo:
         progress.write("\n")
     final = [records[it.id] for it in items]
-    for item, rec in zip(items, final, strict=True):
-        if "parses" not in rec:  # a record written before this field existed
-            rec["parses"] = _hallucinated(item, rec.get("sql")) is not None
+    if refresh is not None:
+        for item, rec in zip(items, final, strict=True):
+            refresh(item, rec)
     summary = summarize(final, system.name)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "summary.md").write_text(markdown([summary]))
+    if markdown is not None:
+        (out / "summary.md").write_text(markdown([summary]))
     return summary
+
+
+__all__ = ["Score", "Summarize", "System", "evaluate", "read_records"]

@@ -7,11 +7,14 @@ What the builder adds around every node:
   ``state["trace"]`` (node, tier, model, tokens, latency);
 - a visit counter (``state["visits"]``) that enforces ``max_visits``/``on_limit`` loop bounds;
 - failure containment: a node whose model or tool fails sets ``state["error"]`` and the run goes
-  to END — a defined failure state, never a traceback from inside LangGraph.
+  to END — a defined failure state, never a traceback from inside LangGraph;
+- the run's :class:`~slmgraph.context.RunContext` (LangGraph's ``context_schema``), handed to
+  node functions that take a second argument: per-run resources travel there, not in state.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import operator
 import uuid
@@ -25,11 +28,15 @@ from langgraph.graph import END as LG_END
 from langgraph.graph import START as LG_START
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 
+from slmgraph.context import RunContext, context_for
 from slmgraph.errors import RunError, SlmgraphError
+from slmgraph.loader import load_spec
 from slmgraph.models.base import Backend
-from slmgraph.registry import NodeEnv, lookup
-from slmgraph.spec import END, START, GraphSpec, load_spec
+from slmgraph.plugins import lookup
+from slmgraph.registry import NodeEnv
+from slmgraph.spec import END, RESERVED_STATE, START, GraphSpec
 from slmgraph.telemetry.calllog import CallLog, is_url
 from slmgraph.telemetry.context import current_graph, current_node, current_run, current_session
 from slmgraph.tiers import TierRegistry, resolve_tier, trace_sink
@@ -73,6 +80,7 @@ BUILTIN_STATE: dict[str, Any] = {
     "error": str | None,
     "failed_node": str | None,
 }
+assert set(BUILTIN_STATE) == RESERVED_STATE  # the validator refuses specs that redeclare them
 
 
 def state_schema(spec: GraphSpec) -> type:
@@ -127,14 +135,18 @@ def build(
     else:
         log = call_log
     tiers = TierRegistry(dict(spec.tiers), log, app=app or spec.name, backends=backends)
-    graph: StateGraph[Any, Any, Any, Any] = StateGraph(state_schema(spec))
+    graph: StateGraph[Any, RunContext, Any, Any] = StateGraph(
+        state_schema(spec), context_schema=RunContext
+    )
 
     for name, node in spec.nodes.items():
+        tier = resolve_tier(spec, name)
         graph.add_node(  # type: ignore[call-overload]
             name,
             _node_runner(spec, name, tiers),
             metadata={
-                "tier": resolve_tier(spec, name) or "",
+                "tier": tier or "",
+                "size": spec.tiers[tier].size if tier in spec.tiers else "",
                 "kind": "agent" if node.agent else "tool",
             },
         )
@@ -147,7 +159,7 @@ def build(
         routed = [e for e in edges if e.to is None]
         if routed:
             edge = routed[0]
-            impl = lookup("router", edge.router or "field")
+            impl = lookup("router", edge.router or "field", spec.imports)
             if ":" in (edge.router or "") and impl.params.__name__ == "NoParams":
                 route_fn: Callable[[Any], str] = impl.factory
             else:
@@ -278,28 +290,31 @@ def _routed_path(
 
 def _node_runner(
     spec: GraphSpec, name: str, tiers: TierRegistry
-) -> Callable[[dict[str, Any], RunnableConfig], dict[str, Any]]:
+) -> Callable[[dict[str, Any], RunnableConfig, Runtime[RunContext]], dict[str, Any]]:
     node = spec.nodes[name]
     tier = resolve_tier(spec, name)
     if node.agent is not None:
         agent = spec.agents.get(node.agent)
-        impl = lookup("agent", agent.uses if agent else node.agent)
+        impl = lookup("agent", agent.uses if agent else node.agent, spec.imports)
         params = {**(agent.params if agent else {}), **node.params}
     else:
         assert node.tool is not None
-        impl = lookup("tool", node.tool)
+        impl = lookup("tool", node.tool, spec.imports)
         params = dict(node.params)
     env = NodeEnv(
         name=name,
-        params=impl.params.model_validate(params),
+        params=impl.params.model_validate(params, context={"base_dir": spec.base_dir}),
         spec=spec,
         tier=tier,
         model=tiers.model_client(tier, shadow=node.shadow) if tier else None,
         models=tiers.model_client,
     )
     fn = impl.factory(env)
+    wants_context = _takes_context(fn)
 
-    def run(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def run(
+        state: dict[str, Any], config: RunnableConfig, runtime: Runtime[RunContext]
+    ) -> dict[str, Any]:
         conf = config.get("configurable") or {}
         run_id = (
             conf.get("slmgraph_run_id")
@@ -324,11 +339,17 @@ def _node_runner(
             trace_sink.set(sink),
         ]
         try:
-            update = dict(fn(state) or {})
+            if wants_context:
+                ctx = runtime.context if isinstance(runtime.context, RunContext) else None
+                ctx = ctx or context_for(str(conf.get("thread_id") or run_id))
+                update = dict(fn(state, ctx) or {})
+            else:
+                update = dict(fn(state) or {})
         except SlmgraphError as exc:
             update = {"error": f"{name}: {exc}", "failed_node": name}
         except Exception as exc:  # a bug in a tool or agent still ends the run in a defined state
-            logger.error("node %r raised %s", name, type(exc).__name__, exc_info=True)
+            # The traceback is for developers (logging at DEBUG); the run's error says what broke.
+            logger.debug("node %r raised %s", name, type(exc).__name__, exc_info=True)
             update = {"error": f"{name}: {type(exc).__name__}: {exc}", "failed_node": name}
         finally:
             for var, tok in zip(
@@ -342,6 +363,7 @@ def _node_runner(
                 {
                     "node": name,
                     "tier": tier,
+                    "size": None,
                     "backend": None,
                     "model": None,
                     "tokens_in": 0,
@@ -359,6 +381,16 @@ def _node_runner(
 
     run.__name__ = name
     return run
+
+
+def _takes_context(fn: Callable[..., Any]) -> bool:
+    """Does a node function take the run context (``fn(state, ctx)``)?"""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
 __all__ = ["BuiltGraph", "RunError", "build", "build_graph", "state_schema"]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from slmgraph.embeddings import tfidf_apply, tfidf_fit, tfidf_vectorizer
 from slmgraph.errors import SlmgraphError
 
 Method = Literal["kmeans", "hdbscan"]
@@ -47,53 +48,6 @@ def call_text(example: dict[str, Any]) -> str:
     """The three parts as one text (labels, samples, the TF-IDF of the report)."""
     system, request, output = call_parts(example)
     return f"{system}\n{request}\n=> {output}"
-
-
-def _tfidf(texts: Sequence[str]) -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vec = TfidfVectorizer(
-        token_pattern=r"(?u)\b[A-Za-z_][A-Za-z_]{2,}\b",
-        stop_words="english",
-        sublinear_tf=True,
-        min_df=1,
-        max_features=20000,
-    )
-    return vec, vec.fit_transform(texts)
-
-
-def _tfidf_part(texts: Sequence[str]) -> tuple[Any, dict[str, Any] | None]:
-    """TF-IDF rows of one part and the fitted vocabulary (to embed later calls alike); the
-    empty vocabulary (every text empty) is a zero column."""
-    import numpy as np
-
-    try:
-        vec, m = _tfidf(texts)
-    except ValueError:  # empty vocabulary
-        return np.zeros((len(texts), 1)), None
-    vocab = {
-        "vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()},
-        "idf": [float(x) for x in vec.idf_],
-    }
-    return m.toarray(), vocab
-
-
-def _tfidf_apply(texts: Sequence[str], fitted: dict[str, Any] | None) -> Any:
-    import numpy as np
-
-    if fitted is None:
-        return np.zeros((len(texts), 1))
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vec = TfidfVectorizer(
-        token_pattern=r"(?u)\b[A-Za-z_][A-Za-z_]{2,}\b",
-        stop_words="english",
-        sublinear_tf=True,
-        vocabulary=fitted["vocabulary"],
-    )
-    vec.fit([""])  # sets up the analyzer; idf comes from the clustering run
-    vec.idf_ = np.asarray(fitted["idf"])
-    return vec.transform(texts).toarray()
 
 
 def embed(
@@ -129,7 +83,7 @@ def embed(
                     progress(min(i + step, len(unique)), len(unique))
             blocks = [np.stack([vectors[t] for t in col]) for col in columns]
             return np.hstack(blocks) / np.sqrt(3.0), "minilm"
-    fitted = [_tfidf_part(col) for col in columns]
+    fitted = [tfidf_fit(col) for col in columns]
     _LAST_TFIDF[:] = [v for _, v in fitted]
     return np.hstack([m for m, _ in fitted]) / np.sqrt(3.0), "tfidf"
 
@@ -152,7 +106,7 @@ def embed_with(
     if tfidf_file is None:
         raise SlmgraphError("TF-IDF clusters need their tfidf.json to embed new calls")
     fitted = json.loads(Path(tfidf_file).read_text())
-    blocks = [_tfidf_apply(col, f) for col, f in zip(columns, fitted, strict=True)]
+    blocks = [tfidf_apply(col, f) for col, f in zip(columns, fitted, strict=True)]
     return np.hstack(blocks) / np.sqrt(3.0)
 
 
@@ -268,7 +222,7 @@ def _cluster_terms(
     """The terms that set each cluster apart: its mean TF-IDF minus the mean over all calls."""
     import numpy as np
 
-    vec, m = _tfidf(texts)
+    vec, m = tfidf_vectorizer(texts)
     names = vec.get_feature_names_out()
     overall = np.asarray(m.mean(axis=0)).ravel()
     out: dict[int, list[str]] = {}

@@ -129,31 +129,6 @@ def select_examples(
     return out
 
 
-def sql_shape(sql: str) -> str:
-    """A coarse structural class of one SQL statement, for balancing training data.
-
-    ``nested`` (a set operation or a subquery), ``join`` (more than one table), ``group``
-    (GROUP BY on one table), ``plain``; ``unparsed`` when sqlglot cannot read it. The first that
-    applies wins, so a query that joins inside a subquery is ``nested``."""
-    import sqlglot
-    from sqlglot import exp
-
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except Exception:  # any parse failure is one class
-        return "unparsed"
-    if tree is None:
-        return "unparsed"
-    # a set operation, or any SELECT inside the outer one (FROM (...), IN (...), = (...))
-    if isinstance(tree, exp.SetOperation) or any(s is not tree for s in tree.find_all(exp.Select)):
-        return "nested"
-    if tree.find(exp.Join) is not None:
-        return "join"
-    if tree.find(exp.Group) is not None:
-        return "group"
-    return "plain"
-
-
 @dataclass
 class Balance:
     """What ``balance_examples`` did: the shares of each shape before and after, against the
@@ -174,14 +149,16 @@ def balance_examples(
     examples: Sequence[dict[str, Any]],
     reference: Sequence[dict[str, Any]],
     *,
-    shape: Callable[[str], str] = sql_shape,
+    shape: Callable[[str], str],
     seed: int = 0,
     max_growth: float = 3.0,
     mode: Literal["repeat", "drop"] = "repeat",
 ) -> tuple[list[dict[str, Any]], Balance]:
     """Repeat examples of the shapes that filtering made rare, so their shares match the
     ``reference`` pool's (e.g. all the teacher's outputs, before ``verified_only``); with
-    ``mode="drop"``, drop examples of the shapes filtering made common instead.
+    ``mode="drop"``, drop examples of the shapes filtering made common instead. ``shape``
+    classifies an output (a domain registers one: ``registry.SHAPES["sql"]``, the query-writer's
+    join / nested / group / plain).
 
     Keeping only verified outputs keeps the teacher's easy answers: on Spider train 24% of the
     1.5B's SQL joins tables, 15% of its execution-verified SQL does, and a student trained on the

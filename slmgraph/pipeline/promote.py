@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import shutil
@@ -28,9 +29,13 @@ from typing import Any
 
 import yaml
 
+from slmgraph._suggest import did_you_mean
 from slmgraph.answers import same_answer
 from slmgraph.errors import SlmgraphError
+from slmgraph.loader import load_spec
+from slmgraph.plugins import ensure_loaded
 from slmgraph.telemetry.calllog import CallLog, is_shadow
+from slmgraph.tiers import resolve_tier
 
 
 @dataclass
@@ -49,6 +54,7 @@ class ShadowPair:
 
 def shadow_pairs(rows: Iterable[dict[str, Any]]) -> list[ShadowPair]:
     """Each shadow call with the answer it shadowed (the ok, non-shadow call of its group)."""
+    ensure_loaded()  # the domains' rules for "same answer"
     answers: dict[str, dict[str, Any]] = {}
     shadows: list[dict[str, Any]] = []
     for r in rows:
@@ -155,8 +161,6 @@ def _node_mapping(text: str, node: str, path: Path) -> yaml.MappingNode:
         raise SlmgraphError(f"{path}: no `nodes:` mapping")
     item = _mapping_item(nodes[1], node)
     if item is None or not isinstance(item[1], yaml.MappingNode):
-        from slmgraph._suggest import did_you_mean
-
         names = [k.value for k, _ in nodes[1].value]
         hint = did_you_mean(node, names, "nodes") or ""
         raise SlmgraphError(f"{path}: no node {node!r} under `nodes:`. {hint}".strip())
@@ -231,11 +235,6 @@ def promote(
     dry_run: bool = False,
 ) -> PromoteResult:
     """Move ``node`` to ``tier`` in the spec file, given enough shadow evidence in ``log``."""
-    import difflib
-
-    from slmgraph.spec import load_spec
-    from slmgraph.tiers import resolve_tier
-
     path = Path(spec_path).resolve()  # a symlinked spec: edit the file it points to
     if not path.is_file():
         raise SlmgraphError(f"no spec file at {path} (promote edits a spec file in place)")

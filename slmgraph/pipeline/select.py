@@ -31,22 +31,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slmgraph import registry
+from slmgraph.answers import same_answer
 from slmgraph.errors import SlmgraphError
+from slmgraph.plugins import ensure_loaded
 
 Runner = Callable[[str, list[dict[str, str]], dict[str, Any] | None], tuple[str, float, int]]
 
 
 def agreement(example: dict[str, Any], output: str, timeout_s: float = 10.0) -> bool:
-    """Does ``output`` do what the teacher's output did for this call?"""
+    """Does ``output`` do what the teacher's output did for this call? A domain's judge decides
+    for the examples it knows (the query-writer's: by execution on the example's ``db``), else
+    :func:`slmgraph.answers.same_answer`."""
+    ensure_loaded()
+    for judge in registry.JUDGES.values():
+        if judge.applies(example):
+            return judge.agree(example, output, timeout_s)
     reference = str(example.get("gold") or example.get("output") or "")
-    if example.get("db"):
-        from slmgraph.agents.sql.common import extract_sql
-        from slmgraph.eval.execution import execution_match
-
-        ok, _, _ = execution_match(Path(example["db"]), reference, extract_sql(output), timeout_s)
-        return ok
-    from slmgraph.answers import same_answer
-
     return same_answer(output, reference)
 
 

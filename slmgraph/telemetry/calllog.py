@@ -38,7 +38,8 @@ from typing import Any
 
 from slmgraph.errors import SlmgraphError
 
-SCHEMA_VERSION = 1
+#: 2: ``tier_size`` (the tier's size class); logs of version 1 gain the column when opened.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS calls (
     graph         TEXT,
     node          TEXT,
     tier          TEXT,
+    tier_size     TEXT,
     backend       TEXT,
     model         TEXT,
     attempt       INTEGER NOT NULL DEFAULT 1,
@@ -130,6 +132,9 @@ _PG_SCHEMA = _SCHEMA.replace(
 ).replace(" REAL", " DOUBLE PRECISION")
 
 
+_MIGRATE_PG = "ALTER TABLE calls ADD COLUMN IF NOT EXISTS tier_size TEXT"
+
+
 def default_log_path() -> Path:
     """``$SLMGRAPH_CALL_LOG``, else ``$XDG_STATE_HOME/slmgraph/calls.sqlite``."""
     env = os.environ.get("SLMGRAPH_CALL_LOG")
@@ -152,6 +157,7 @@ class CallRecord:
     graph: str | None = None
     node: str | None = None
     tier: str | None = None
+    tier_size: str | None = None
     backend: str | None = None
     model: str | None = None
     attempt: int = 1
@@ -233,9 +239,10 @@ class CallLog:
         try:
             with conn.transaction():
                 conn.execute(_PG_SCHEMA)
+                conn.execute(_MIGRATE_PG)
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
-                    "ON CONFLICT (key) DO NOTHING",
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                     (str(SCHEMA_VERSION),),
                 )
         except psycopg.Error as exc:
@@ -259,8 +266,11 @@ class CallLog:
             if str(self.path) != ":memory:":
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(calls)").fetchall()}
+            if "tier_size" not in columns:  # a version-1 log
+                conn.execute("ALTER TABLE calls ADD COLUMN tier_size TEXT")
             conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
             conn.commit()

@@ -5,9 +5,11 @@ tiers' prices (as logged). Headlines: the share of model calls answered on small
 and the dollars against an all-LLM counterfactual — every call's tokens priced at the LLM
 tier's prices, which is what the same traffic would have cost with no small model at all.
 
-Which tiers are "small" is the caller's word (``slm_tiers``; default: tiers whose name starts
-with ``slm``), since tier names are the user's. Shadow calls (a candidate answering beside the
-live tier) are reported apart: they cost money but answered nothing.
+A call is a small-model call when its tier said ``size: small`` (logged with every call as
+``tier_size``); tier names are the user's and mean nothing here. Rows logged before the size
+class existed count as large and are counted apart (``unsized_calls``), and a caller may name the
+small tiers instead (``slmgraph report --slm-tiers``). Shadow calls (a candidate answering
+beside the live tier) are reported apart: they cost money but answered nothing.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class CostReport:
     shadow_calls: int
     shadow_cost_usd: float
     runs: int
+    unsized_calls: int = 0
 
     @property
     def saving(self) -> float | None:
@@ -84,6 +87,12 @@ class CostReport:
             f"small-model tiers. Cost ${self.cost_usd:.6f} against ${self.all_llm_cost_usd:.6f} "
             f"had every call gone to the LLM tier (saving {saving}).",
         ]
+        if self.unsized_calls:
+            rows.append(
+                f"{self.unsized_calls} calls were logged without their tier's size class "
+                "(before slmgraph 0.2) and count as large; pass --slm-tiers to name the small "
+                "tiers of those runs."
+            )
         if self.shadow_calls:
             rows.append(
                 f"Shadow calls (not counted above): {self.shadow_calls}, "
@@ -92,29 +101,34 @@ class CostReport:
         return "\n".join(rows) + "\n"
 
 
-def default_is_slm(tier: str) -> bool:
-    return tier.startswith("slm")
+def is_small(row: dict[str, Any]) -> bool:
+    """Was the call answered on a small tier (the size class its tier declared)?"""
+    return row.get("tier_size") == "small"
 
 
 def cost_report(
     rows: Iterable[dict[str, Any]],
     *,
     llm_price: tuple[float, float] = (0.20, 0.60),
-    is_slm: Callable[[str], bool] = default_is_slm,
+    small: Callable[[dict[str, Any]], bool] = is_small,
 ) -> CostReport:
     """``llm_price``: the LLM tier's dollars per million input and output tokens (the default
-    tiers' ``llm`` prices), for the all-LLM counterfactual."""
+    tiers' ``llm`` prices), for the all-LLM counterfactual. ``small`` says which calls ran on a
+    small model (default: the logged size class)."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     shadow_calls, shadow_cost = 0, 0.0
     runs: set[str] = set()
     # The counterfactual prices one call per call group — the one that answered (else the
     # first try): without small models, failed small-model attempts would never have happened.
     answer_of: dict[str, dict[str, Any]] = {}
+    n_small = unsized = 0
     for r in rows:
         if is_shadow(r):
             shadow_calls += 1
             shadow_cost += float(r.get("cost_usd") or 0.0)
             continue
+        n_small += bool(small(r))
+        unsized += r.get("tier_size") is None
         groups[(str(r.get("node")), str(r.get("tier")), str(r.get("model")))].append(r)
         if r.get("run_id"):
             runs.add(str(r["run_id"]))
@@ -143,17 +157,17 @@ def cost_report(
             )
         )
     calls = sum(ln.calls for ln in lines)
-    slm = sum(ln.calls for ln in lines if is_slm(ln.tier))
     return CostReport(
         lines=lines,
         calls=calls,
-        slm_calls=slm,
-        slm_call_share=slm / calls if calls else 0.0,
+        slm_calls=n_small,
+        slm_call_share=n_small / calls if calls else 0.0,
         cost_usd=sum(ln.cost_usd for ln in lines),
         all_llm_cost_usd=counterfactual,
         shadow_calls=shadow_calls,
         shadow_cost_usd=shadow_cost,
         runs=len(runs),
+        unsized_calls=unsized if small is is_small else 0,
     )
 
 
@@ -227,7 +241,8 @@ def run_summary(trace: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if not t.get("model"):
             continue
         d = out.setdefault(
-            str(t.get("tier")), {"calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}
+            str(t.get("tier")),
+            {"calls": 0, "size": t.get("size"), "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0},
         )
         d["calls"] += 1
         d["tokens_in"] += int(t.get("tokens_in") or 0)

@@ -1,7 +1,5 @@
-"""Tools: nodes that run no model (formatting, lookups, SQL execution...).
+"""Tools: nodes that run no model (formatting, lookups, guards, execution).
 
-Importing this package registers the built-in tools.
+``basic`` (template, set) belongs to the core; domains keep their tools in a subfolder each
+(``tools/sql/``), registered by their plug-in. The core never imports a domain's tools.
 """
-
-from slmgraph.tools import basic  # noqa: F401  (registers "template", "set")
-from slmgraph.tools.sql import nodes  # noqa: F401  (registers "sql.*")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import string
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from slmgraph.errors import RunError
+from slmgraph.prompts import template_fields
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_tool
 
 
@@ -18,9 +18,7 @@ class TemplateParams(BaseModel):
 
 
 def _template_reads(p: TemplateParams, base_dir: object = None) -> list[str]:
-    return [
-        f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(p.template) if f
-    ]
+    return template_fields(p.template)  # PromptError (a ValueError) for a broken template
 
 
 @register_tool(

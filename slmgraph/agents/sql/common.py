@@ -2,49 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from slmgraph.constraints.base import Constraint
 from slmgraph.constraints.sql_grammar import sql_grammar
-from slmgraph.tools.sql.database import Database, database
+from slmgraph.tools.sql.database import Database
+from slmgraph.tools.sql.hooks import run_database
+from slmgraph.tools.sql.text import extract_sql
 
 __all__ = [
     "GrammarMode",
     "Scope",
-    "database",
     "extract_sql",
     "grammar_for",
+    "run_database",
     "scope_columns",
     "write_update",
 ]
 
 Scope = Literal["linked", "tables", "neighbours", "candidates", "all"]
-
-
-def extract_sql(text: str) -> str:
-    """The first SQL statement in a model's free-text answer (code fences, prose and a trailing
-    ``;`` removed). With the grammar on the answer is already bare SQL."""
-    fence = re.search(r"```(?:sql|sqlite)?\s*(.*?)```", text, re.S | re.I)
-    if fence:
-        text = fence.group(1)
-    elif "```" in text:
-        text = text.split("```", 1)[1].removeprefix("sql").removeprefix("sqlite")
-    m = re.search(r"\b(SELECT|WITH)\b", text, re.I)
-    if m:
-        text = text[m.start() :]
-    out, quote = [], None
-    for ch in text:
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == ";":
-            break
-        out.append(ch)
-    return "".join(out).strip()
 
 
 def scope_columns(state: Mapping[str, Any], db: Database, scope: Scope) -> dict[str, list[str]]:

@@ -15,12 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from slmgraph.agents.sql.common import (
     GrammarMode,
     Scope,
-    database,
     extract_sql,
     grammar_for,
+    run_database,
     scope_columns,
     write_update,
 )
+from slmgraph.context import RunContext
 from slmgraph.errors import ModelError
 from slmgraph.prompts import PromptTemplate, load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
@@ -31,7 +32,7 @@ DIALECT_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    prompt: str = "sql_write"
+    prompt: str = "sql/write"
     grammar: GrammarMode | bool = Field(
         "structured",
         description="structured: SQL-shaped grammar, parses by construction; lexical: any "
@@ -70,18 +71,17 @@ def write_sql(
     env: NodeEnv,
     params: Params,
     state: State,
+    ctx: RunContext,
     extra: dict[str, object],
-    template: PromptTemplate | None = None,
+    template: PromptTemplate,
 ) -> Update:
     """Shared by the writer, the fixer and the researcher: render, decode, extract.
 
     ``template``: the node's prompt, loaded once when the graph is built (a prompt file edited
     while a graph runs must not change, or break, the runs already under way)."""
-    db = database(state, env.name)
+    db = run_database(ctx, state, env.name)
     schema = db.schema()
     columns = scope_columns(state, db, params.scope)
-    if template is None:
-        template = load_prompt(params.prompt, env.spec.base_dir)
     shots = ""
     if params.examples_file and params.examples:
         from slmgraph.tools.sql.examples import bank, render
@@ -89,7 +89,7 @@ def write_sql(
         path = Path(params.examples_file).expanduser()
         if not path.is_absolute() and env.spec.base_dir is not None:
             path = env.spec.base_dir / path
-        own = Path(str(state.get("db", ""))).stem if params.examples_other_db else None
+        own = db.name if params.examples_other_db else None
         shots = render(
             bank(path).similar(str(state.get("question", "")), params.examples, exclude_db=own)
         )
@@ -179,18 +179,25 @@ def vote(db: Database, candidates: list[str], timeout_s: float = 5.0) -> int:
     return next(i for i, k in enumerate(keys) if k is not None and counts[k] == best)
 
 
+#: Placeholders the SQL writers fill themselves (the others come from the state).
+PROMPT_VARS = frozenset({"schema", "dialect", "value_hints", "examples", "error", "history"})
+WRITES = ["sql", "sql_logprob", "sql_source", "sql_samples", "attempts"]
+
+
 @register_agent(
     "sql.query_writer",
     Params,
-    reads=lambda p, b: ["question"],
-    writes=lambda p: ["sql", "sql_logprob", "sql_source", "sql_samples", "attempts"],
+    reads=lambda p, b: ["question", "db"],
+    writes=lambda p: WRITES,
+    prompts=lambda p: {"prompt": p.prompt},
+    prompt_vars=PROMPT_VARS,
     description="Write one SELECT under a grammar of the linked identifiers",
 )
 def query_writer(env: NodeEnv) -> NodeFn:
     params: Params = env.params
     template = load_prompt(params.prompt, env.spec.base_dir)
 
-    def run(state: State) -> Update:
-        return write_sql(env, params, state, {}, template)
+    def run(state: State, ctx: RunContext) -> Update:
+        return write_sql(env, params, state, ctx, {}, template)
 
     return run

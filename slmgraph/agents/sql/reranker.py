@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from slmgraph.agents.sql.common import database
+from slmgraph.agents.sql.common import run_database
 from slmgraph.constraints.base import Constraint
+from slmgraph.context import RunContext
 from slmgraph.prompts import load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
 from slmgraph.tools.sql.schema import Schema
@@ -24,7 +25,7 @@ from slmgraph.tools.sql.values import value_hints
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    prompt: str = "sql_columns"
+    prompt: str = "sql/columns"
     max_columns: int = Field(40, ge=1, description="Above this many columns, the slm filters")
     keep_columns: int = Field(24, ge=1, description="How many columns the slm may keep")
     bridge: bool = Field(True, description="Add tables on the FK path between chosen tables")
@@ -48,16 +49,18 @@ def bridge_tables(schema: Schema, tables: list[str]) -> list[str]:
 @register_agent(
     "sql.reranker",
     Params,
-    reads=lambda p, b: ["question"],
+    reads=lambda p, b: ["question", "db"],
     writes=lambda p: ["linked", "hints"],
+    prompts=lambda p: {"prompt": p.prompt},
+    prompt_vars=frozenset({"columns"}),
     description="Order and filter tables and columns; keep join keys; value hints",
 )
 def reranker(env: NodeEnv) -> NodeFn:
     params: Params = env.params
     template = load_prompt(params.prompt, env.spec.base_dir)
 
-    def run(state: State) -> Update:
-        db = database(state, env.name)
+    def run(state: State, ctx: RunContext) -> Update:
+        db = run_database(ctx, state, env.name)
         schema = db.schema()
         tables = [t for t in (schema.canonical(n) for n in state.get("tables") or []) if t]
         candidates = [

@@ -7,15 +7,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from slmgraph.agents.sql.common import database
+from slmgraph.agents.sql.common import run_database
 from slmgraph.constraints.base import Constraint
+from slmgraph.context import RunContext
 from slmgraph.prompts import load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
 
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    prompt: str = "sql_tables"
+    prompt: str = "sql/tables"
     max_tables: int = Field(5, ge=1, description="At most this many tables")
     skip_if_at_most: int = Field(
         1, ge=0, description="With this many candidates or fewer, take them all (no model call)"
@@ -42,16 +43,18 @@ def compact_schema(db: Any, tables: list[str]) -> str:
 @register_agent(
     "sql.table_extractor",
     Params,
-    reads=lambda p, b: ["question"],
+    reads=lambda p, b: ["question", "db"],
     writes=lambda p: ["tables"],
+    prompts=lambda p: {"prompt": p.prompt},
+    prompt_vars=frozenset({"schema"}),
     description="Pick the tables a question needs (JSON enum of table names)",
 )
 def table_extractor(env: NodeEnv) -> NodeFn:
     params: Params = env.params
     template = load_prompt(params.prompt, env.spec.base_dir)
 
-    def run(state: State) -> Update:
-        db = database(state, env.name)
+    def run(state: State, ctx: RunContext) -> Update:
+        db = run_database(ctx, state, env.name)
         candidates = list(state.get("candidates") or db.schema().tables)
         n_columns = sum(
             len(t.columns) for n in candidates if (t := db.schema().table(n)) is not None

@@ -255,16 +255,3 @@ def open_database(target: str | Path) -> SQLiteDatabase:
         if key not in _CACHE:
             _CACHE[key] = SQLiteDatabase(path)
         return _CACHE[key]
-
-
-def database(state: Any, node: str) -> Database:
-    """The database of a run (state key ``db``), or a RunError naming the node."""
-    from slmgraph.errors import RunError
-
-    target = state.get("db")
-    if not target:
-        raise RunError("no database given: set the state key 'db' to a SQLite file", node=node)
-    try:
-        return open_database(str(target))
-    except DatabaseError as exc:
-        raise RunError(str(exc), node=node) from None

@@ -8,10 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from slmgraph.context import RunContext
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_tool
 from slmgraph.tools.sql.check import check_sql
-from slmgraph.tools.sql.database import DatabaseError, database
+from slmgraph.tools.sql.database import DatabaseError
 from slmgraph.tools.sql.guard import GuardError, guard
+from slmgraph.tools.sql.hooks import run_database
 from slmgraph.tools.sql.prefilter import prefilter
 from slmgraph.tools.sql.repair import repair_columns
 
@@ -38,8 +40,8 @@ class LinkParams(BaseModel):
 def link(env: NodeEnv) -> NodeFn:
     params: LinkParams = env.params
 
-    def run(state: State) -> Update:
-        schema = database(state, env.name).schema()
+    def run(state: State, ctx: RunContext) -> Update:
+        schema = run_database(ctx, state, env.name).schema()
         names = list(schema.tables)
         if len(names) > params.max_tables:
             names = prefilter(
@@ -69,8 +71,8 @@ class CheckParams(BaseModel):
 def check(env: NodeEnv) -> NodeFn:
     params: CheckParams = env.params
 
-    def run(state: State) -> Update:
-        schema = database(state, env.name).schema()
+    def run(state: State, ctx: RunContext) -> Update:
+        schema = run_database(ctx, state, env.name).schema()
         sql = str(state.get("sql") or "")
         result = check_sql(sql, schema)
         if result.ok:
@@ -149,8 +151,8 @@ def _key(rows: list[list[Any]]) -> list[str]:
 def execute(env: NodeEnv) -> NodeFn:
     params: ExecuteParams = env.params
 
-    def run(state: State) -> Update:
-        db = database(state, env.name)
+    def run(state: State, ctx: RunContext) -> Update:
+        db = run_database(ctx, state, env.name)
         sql = str(state.get("sql") or "")
         try:
             guard(sql, db.dialect)  # again: a human may have edited the SQL at an interrupt

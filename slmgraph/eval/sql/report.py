@@ -1,34 +1,16 @@
-"""Summaries of an evaluation run: EX with 95% intervals, validity, hallucinated identifiers,
-latency percentiles, tokens and call shares per tier, cost per question and per correct answer."""
+"""Summaries of a text-to-SQL evaluation: EX with 95% intervals, validity, hallucinated
+identifiers, latency percentiles, tokens and call shares per tier, the share of calls on small
+tiers (by their size class), cost per question and per correct answer; the Spider targets."""
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from typing import Any
 
+from slmgraph.eval.stats import percentile, wilson
+
 HARDNESS_ORDER = ["easy", "medium", "hard", "extra", "unknown"]
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for k successes out of n."""
-    if n == 0:
-        return (0.0, 0.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    s = sorted(values)
-    k = (len(s) - 1) * q
-    lo, hi = math.floor(k), math.ceil(k)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def summarize(records: list[dict[str, Any]], system: str = "") -> dict[str, Any]:
@@ -40,16 +22,17 @@ def summarize(records: list[dict[str, Any]], system: str = "") -> dict[str, Any]
     tokens: dict[str, dict[str, int]] = defaultdict(lambda: {"in": 0, "out": 0})
     calls: dict[str, int] = defaultdict(int)
     cost = 0.0
+    slm_calls = 0
     for r in records:
         for t in r.get("trace") or []:
             tier = t.get("tier") or "?"
             tokens[tier]["in"] += int(t.get("tokens_in") or 0)
             tokens[tier]["out"] += int(t.get("tokens_out") or 0)
             calls[tier] += 1
+            slm_calls += t.get("size") == "small"
             cost += float(t.get("cost_usd") or 0.0)
     total_calls = sum(calls.values())
     seconds = [float(r["seconds"]) for r in records]
-    slm_calls = sum(v for k, v in calls.items() if k.startswith("slm"))
     return {
         "name": system,
         "n": n,
@@ -257,37 +240,6 @@ def targets_markdown(rows: list[dict[str, Any]]) -> str:
         met = {True: "yes", False: "**no**", None: "not measured"}[r["met"]]
         lines.append(f"| {r['target']} | {r['measured']} | {met} | {r['gap']} |")
     return "\n".join(lines) + "\n"
-
-
-def paired(a: list[dict[str, Any]], b: list[dict[str, Any]], z: float = 1.96) -> dict[str, Any]:
-    """Two systems' EX on the same questions (records matched by ``id``): the difference
-    ``ex(a) - ex(b)`` with a 95% interval for paired proportions, and McNemar's exact two-sided
-    p-value on the discordant questions.
-
-    Two systems answer the same questions, so their errors are correlated: the unpaired
-    intervals of each EX overlap long after a paired test tells them apart (and vice versa)."""
-    right_b = {r["id"]: bool(r["correct"]) for r in b}
-    pairs = [(bool(r["correct"]), right_b[r["id"]]) for r in a if r["id"] in right_b]
-    n = len(pairs)
-    only_a = sum(x and not y for x, y in pairs)
-    only_b = sum(y and not x for x, y in pairs)
-    both = sum(x and y for x, y in pairs)
-    if n == 0:
-        return {"n": 0, "both": 0, "only_a": 0, "only_b": 0, "diff": 0.0,
-                "ci95": (0.0, 0.0), "p_mcnemar": 1.0}  # fmt: skip
-    diff = (only_a - only_b) / n
-    half = z * math.sqrt(max(0.0, only_a + only_b - (only_a - only_b) ** 2 / n)) / n
-    m = only_a + only_b
-    tail = sum(math.comb(m, k) for k in range(min(only_a, only_b) + 1)) / 2**m if m else 1.0
-    return {
-        "n": n,
-        "both": both,
-        "only_a": only_a,
-        "only_b": only_b,
-        "diff": round(diff, 4),
-        "ci95": (round(diff - half, 4), round(diff + half, 4)),
-        "p_mcnemar": float(f"{min(1.0, 2 * tail):.3g}"),  # 3 significant digits, never 0
-    }
 
 
 def paired_markdown(rows: list[dict[str, Any]]) -> str:

@@ -1,14 +1,26 @@
-"""Routers: functions from state to a route label, declared on edges in the spec."""
+"""Edge routers: functions from state to a route label, declared on edges in the spec.
+
+``field`` routes on a state key (e.g. a label an SLM chose under a ``choice`` constraint),
+``rules`` on keywords, a regex or the length of a text, ``classifier`` on P(slm succeeds) from a
+model trained on logged outcomes (:mod:`slmgraph.routing.classifier`). Every parameter is checked
+when the spec is validated (a regex that does not compile, a router model file that is missing
+or unreadable), so a router can fail at run time only on the state it sees; a classifier that
+cannot score routes to ``llm``.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from slmgraph.constraints.base import ConstraintSpec
+from slmgraph.errors import SlmgraphError
 from slmgraph.registry import RouterFn, State, register_router
+from slmgraph.routing.classifier import RouterModel
 
 if TYPE_CHECKING:
     from slmgraph.spec import GraphSpec
@@ -23,8 +35,6 @@ class FieldParams(BaseModel):
 
 def _field_labels(params: FieldParams, spec: GraphSpec) -> set[str] | None:
     """Labels a `field` router can see: the choices of the agents that write its key."""
-    from slmgraph.constraints.base import ConstraintSpec
-
     labels: set[str] = set()
     for node in spec.nodes.values():
         agent = spec.agents.get(node.agent or "")
@@ -59,6 +69,17 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     route: str = Field(description="The label this rule routes to")
     match: str | None = Field(None, description="A regex searched in the text (case-insensitive)")
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value, re.IGNORECASE)
+            except (re.error, RecursionError, OverflowError) as exc:
+                raise ValueError(f"invalid regex {value!r}: {exc}") from None
+        return value
+
     contains: list[str] | None = Field(None, description="Any of these words (case-insensitive)")
     min_length: int | None = Field(None, ge=0, description="Text at least this many characters")
     max_length: int | None = Field(None, ge=0, description="Text at most this many characters")
@@ -82,8 +103,6 @@ def _rules_labels(params: RulesParams, spec: GraphSpec) -> set[str]:
     description="Route on keywords, a regex or the length of a state key's text",
 )
 def rules_router(params: RulesParams) -> RouterFn:
-    import re
-
     compiled = [(r, re.compile(r.match, re.IGNORECASE) if r.match else None) for r in params.rules]
 
     def holds(rule: Rule, rx: Any, text: str) -> bool:
@@ -118,11 +137,15 @@ class ClassifierParams(BaseModel):
     @field_validator("model")
     @classmethod
     def _relative_to_spec(cls, value: str, info: ValidationInfo) -> str:
-        """A relative path is the spec folder's, like prompt files."""
+        """A relative path is the spec folder's, like prompt files; the file must load."""
         base = (info.context or {}).get("base_dir")
         p = Path(value).expanduser()
         if not p.is_absolute() and base is not None and (Path(base) / p).exists():
-            return str(Path(base) / p)
+            p = Path(base) / p
+        try:
+            RouterModel.load(p)
+        except SlmgraphError as exc:
+            raise ValueError(str(exc)) from None
         return str(p)
 
 
@@ -133,8 +156,6 @@ class ClassifierParams(BaseModel):
     description="Route to 'slm' or 'llm' by a classifier trained on logged outcomes",
 )
 def classifier_router(params: ClassifierParams) -> RouterFn:
-    from slmgraph.pipeline.router import RouterModel
-
     model = RouterModel.load(params.model)
     threshold = params.threshold if params.threshold is not None else model.threshold
 

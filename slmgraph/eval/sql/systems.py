@@ -1,99 +1,47 @@
-"""The systems the Spider benchmark compares. Each answers one item with SQL and a trace.
+"""The systems the Spider benchmark compares. Each answers one item with SQL and a trace
+(:class:`~slmgraph.eval.sql.system.Prediction`).
 
 - ``zeroshot-<size>``: one prompt (every CREATE TABLE of the database + the question) on one model.
 - ``slmgraph-slm``: the query-writer, grammar on, no escalation (no llm tier at all).
 - ``slmgraph-slm-nogrammar``: the same with the grammar off (the ablation).
 - ``slmgraph-slm-lexical``: the same with the identifier-only (lexical) grammar.
 - ``slmgraph-cascade``: the query-writer escalating to the 1.5B ``llm`` tier.
-- ``langchain-sql-agent-0.5b``: LangChain's SQL agent on the same 0.5B model (eval/peers.py).
+- ``langchain-sql-agent-0.5b``: LangChain's SQL agent on the same 0.5B model (peers.py).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from slmgraph.agents.sql.common import extract_sql
-from slmgraph.eval.dataset import Item
+from slmgraph import yamlfile
+from slmgraph._suggest import did_you_mean
+from slmgraph.errors import SlmgraphError
+from slmgraph.eval.sql.spider import Item
+from slmgraph.eval.sql.system import MODEL_CODE, Prediction, System, fingerprint
+from slmgraph.graphs.builder import build
+from slmgraph.loader import TIERS_ENV, load_spec
 from slmgraph.models.base import Message
-from slmgraph.spec import GraphSpec, default_tiers, load_spec
+from slmgraph.runner import run
+from slmgraph.spec import GraphSpec, TierSpec, default_tiers
 from slmgraph.tiers import TierRegistry, trace_sink
 from slmgraph.tools.sql.database import open_database
+from slmgraph.tools.sql.text import extract_sql
 
 SLM = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 
 
-@dataclass
-class Prediction:
-    sql: str | None
-    error: str | None = None
-    escalated: bool = False
-    trace: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-class System(Protocol):
-    name: str
-
-    def predict(self, item: Item) -> Prediction: ...
-
-
-_PACKAGE = Path(__file__).resolve().parent.parent
-# The code that decides what a system answers: a change here makes earlier predictions stale.
-# Each system may name a narrower list (``decisive``), so that, say, a change of the
-# query-writer's prompts does not throw away the zero-shot baselines' answers.
-_MODEL_CODE = (
-    "models/base.py",
-    "models/llamacpp.py",
-    "models/settings.py",
-    "models/fallback.py",
-    "models/catalog.py",
-    "tiers.py",
-    "constraints",
-)
-_DECISIVE: tuple[str, ...] = (
-    *_MODEL_CODE,
-    "agents",
-    "tools/sql",
-    "prompts",
-    "graphs",
-    "registry.py",
-    "spec.py",
-)
-
-
-def fingerprint(system: System) -> str:
-    """12 hex digits naming what ``system`` would answer: its configuration (the spec for the
-    query-writer) and the source of the code that decides its answers. Benchmarks keep each
-    system's predictions under ``<name>-<fingerprint>`` so that runs of any sample size reuse
-    them, and a change of prompt, spec or decoding starts afresh."""
-    import hashlib
-
-    h = hashlib.sha256(system.name.encode())
-    config = getattr(system, "config", None)
-    h.update(repr(config() if callable(config) else config).encode())
-    for part in getattr(system, "decisive", _DECISIVE):
-        root = _PACKAGE / part
-        files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for f in files:
-            if f.is_file() and f.suffix in (".py", ".yaml"):
-                h.update(f.relative_to(_PACKAGE).as_posix().encode())
-                h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
 def _tiers(n_threads: int | None) -> dict[str, Any]:
     """The default tiers with a 4k context (and a thread count); ``$SLMGRAPH_TIERS`` wins."""
-    import os
-
-    import yaml
-
-    if os.environ.get("SLMGRAPH_TIERS"):
-        data = yaml.safe_load(Path(os.environ["SLMGRAPH_TIERS"]).read_text(encoding="utf-8"))
+    if os.environ.get(TIERS_ENV):
+        path = Path(os.environ[TIERS_ENV])
+        data = yamlfile.parse_bytes(path.read_bytes(), str(path)).data
+        if not isinstance(data, dict):
+            raise SlmgraphError(f"${TIERS_ENV} ({path}) is not a YAML mapping of tiers")
         return dict(data.get("tiers", data))
     tiers = default_tiers()
     for t in tiers.values():
@@ -101,26 +49,26 @@ def _tiers(n_threads: int | None) -> dict[str, Any]:
     return tiers
 
 
+#: ``{dialect}`` is the database's (SQLite for Spider).
 ZEROSHOT_SYSTEM = (
-    "You write SQLite queries. Answer the question with one SQL query over the "
+    "You write {dialect} queries. Answer the question with one SQL query over the "
     "database below. Answer with the SQL query only."
 )
+DIALECT_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL", "duckdb": "DuckDB"}
 
 
 class ZeroShot:
     """One prompt, one model: the baseline every text-to-SQL paper starts from."""
 
     decisive = (
-        *_MODEL_CODE,
-        "agents/sql/common.py",
+        *MODEL_CODE,
+        "tools/sql/text.py",
         "tools/sql/schema.py",
         "tools/sql/database.py",
-        "eval/systems.py",
+        "eval/sql/systems.py",
     )
 
     def __init__(self, name: str, tier: str, n_threads: int | None = None) -> None:
-        from slmgraph.spec import TierSpec
-
         self.name = name
         specs = {k: TierSpec.model_validate(v) for k, v in _tiers(n_threads).items()}
         for s in specs.values():
@@ -130,9 +78,11 @@ class ZeroShot:
         self.config = (ZEROSHOT_SYSTEM, specs[tier].model_dump())
 
     def predict(self, item: Item) -> Prediction:
-        schema = open_database(item.db_path).schema()
+        db = open_database(item.db_path)
+        schema = db.schema()
+        dialect = DIALECT_NAMES.get(db.dialect, db.dialect)
         messages: list[Message] = [
-            {"role": "system", "content": ZEROSHOT_SYSTEM},
+            {"role": "system", "content": ZEROSHOT_SYSTEM.format(dialect=dialect)},
             {
                 "role": "user",
                 "content": f"{schema.ddl(samples=False)}\n\nQuestion: {item.question}",
@@ -159,15 +109,11 @@ class QueryWriter:
     """The query-writer graph, in one of its configurations."""
 
     def __init__(self, name: str, spec: GraphSpec) -> None:
-        from slmgraph.graphs.builder import build
-
         self.name = name
         self.built = build(spec, call_log=False)
         self.config = spec.model_dump(exclude={"source"})
 
     def predict(self, item: Item) -> Prediction:
-        from slmgraph.runner import run
-
         start = time.perf_counter()
         result = run(self.built, {"question": item.question, "db": str(item.db_path)})
         state = result.state
@@ -222,15 +168,26 @@ SYSTEMS: dict[str, Callable[[int | None], System]] = {
 
 
 def _peer(name: str, tier: str, n_threads: int | None) -> System:
-    from slmgraph.eval.peers import LangChainSQLAgent
+    # the peer's dependencies are an optional extra (peers): imported only when it is asked for
+    from slmgraph.eval.sql.peers import LangChainSQLAgent
 
     return LangChainSQLAgent(name, tier, n_threads)
 
 
 def make_system(name: str, n_threads: int | None = None) -> System:
     if name not in SYSTEMS:
-        from slmgraph._suggest import did_you_mean
-        from slmgraph.errors import SlmgraphError
-
         raise SlmgraphError(f"unknown system {name!r}. {did_you_mean(name, SYSTEMS, 'systems')}")
     return SYSTEMS[name](n_threads)
+
+
+__all__ = [
+    "LLM",
+    "SLM",
+    "SYSTEMS",
+    "Prediction",
+    "QueryWriter",
+    "ZeroShot",
+    "fingerprint",
+    "make_system",
+    "query_writer_spec",
+]

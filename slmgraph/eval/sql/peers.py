@@ -22,13 +22,13 @@ import sqlite3
 import time
 from typing import Any
 
-from slmgraph.agents.sql.common import extract_sql
 from slmgraph.errors import SlmgraphError
-from slmgraph.eval.dataset import Item
-from slmgraph.eval.systems import Prediction
+from slmgraph.eval.sql.spider import Item
+from slmgraph.eval.sql.system import Prediction
 from slmgraph.models.catalog import resolve_model_path
 from slmgraph.spec import default_tiers
 from slmgraph.tools.sql.database import _authorizer, open_database
+from slmgraph.tools.sql.text import extract_sql
 
 _READ_PRAGMAS = {
     "table_info",

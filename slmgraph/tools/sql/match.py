@@ -1,5 +1,6 @@
-"""Execution accuracy: gold and predicted SQL run read-only; rows compared as multisets, in
-order only when the gold query orders its result; an error or a timeout is wrong."""
+"""Do two queries answer alike? Execution match: gold and predicted SQL run read-only; rows
+compared as multisets, in order only when the gold query orders its result; an error or a
+timeout is a mismatch. Spider's execution accuracy and ``slmgraph select``'s judge use it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from slmgraph.tools.sql.database import DatabaseError, SQLiteDatabase
+from slmgraph.tools.sql.database import Database, DatabaseError, open_database
 from slmgraph.tools.sql.guard import GuardError, guard
 
 
@@ -21,12 +22,18 @@ class ExecOutcome:
     error: str | None
 
 
-def run_sql(db: Path, sql: str, timeout_s: float, max_rows: int = 100_000) -> ExecOutcome:
+def _database(db: Path | str | Database) -> Database:
+    return open_database(db) if isinstance(db, str | Path) else db
+
+
+def run_sql(
+    db: Path | str | Database, sql: str, timeout_s: float, max_rows: int = 100_000
+) -> ExecOutcome:
+    """Guard and run one statement read-only; its rows normalised for comparison."""
     try:
-        guard(sql)
-        result = SQLiteDatabase(db, sample_values=0).execute(
-            sql, max_rows=max_rows, timeout_s=timeout_s
-        )
+        database = _database(db)
+        guard(sql, database.dialect)
+        result = database.execute(sql, max_rows=max_rows, timeout_s=timeout_s)
     except (GuardError, DatabaseError) as exc:
         return ExecOutcome(None, str(exc))
     return ExecOutcome([tuple(_norm(v) for v in r) for r in result.rows], None)
@@ -40,9 +47,9 @@ def _norm(v: Any) -> Any:
     return v
 
 
-def gold_is_ordered(gold: str) -> bool:
+def gold_is_ordered(gold: str, dialect: str = "sqlite") -> bool:
     try:
-        tree = sqlglot.parse_one(gold, read="sqlite")
+        tree = sqlglot.parse_one(gold, read=dialect)
     except sqlglot.errors.ParseError:
         return "order by" in gold.lower()
     return tree.args.get("order") is not None or (
@@ -51,18 +58,22 @@ def gold_is_ordered(gold: str) -> bool:
 
 
 def execution_match(
-    db: Path, gold: str, pred: str | None, timeout_s: float = 30.0
+    db: Path | str | Database, gold: str, pred: str | None, timeout_s: float = 30.0
 ) -> tuple[bool, str | None, ExecOutcome | None]:
     """(correct, error of the prediction, its execution outcome)."""
     if not pred:
         return False, "no SQL", None
-    predicted = run_sql(db, pred, timeout_s)
+    try:
+        database = _database(db)
+    except DatabaseError as exc:
+        return False, str(exc), None
+    predicted = run_sql(database, pred, timeout_s)
     if predicted.error is not None:
         return False, predicted.error, predicted
-    expected = run_sql(db, gold, timeout_s)
+    expected = run_sql(database, gold, timeout_s)
     if expected.error is not None:
         return False, f"gold query failed: {expected.error}", predicted
     assert expected.rows is not None and predicted.rows is not None
-    if gold_is_ordered(gold):
+    if gold_is_ordered(gold, database.dialect):
         return expected.rows == predicted.rows, None, predicted
     return Counter(map(repr, expected.rows)) == Counter(map(repr, predicted.rows)), None, predicted
