@@ -47,6 +47,7 @@ lint: setup
 	$(VENV)/bin/ruff check slmgraph tests examples benchmarks
 	$(VENV)/bin/ruff format --check slmgraph
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 typecheck: setup
 	$(VENV)/bin/mypy

@@ -13,14 +13,31 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from slmgraph import registry
 from slmgraph.errors import RunError, SlmgraphError
 
 logger = logging.getLogger(__name__)
+
+State = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A per-run resource: opened from the run's state on first use, closed when the run ends."""
+
+    name: str
+    open: Callable[[State], Any]
+    close: Callable[[Any], None] | None = None
+    description: str = ""
+    reads: tuple[str, ...] = ()
+    plugin: str = ""
+
+
+#: Resources by name (filled by :func:`slmgraph.registry.register_resource`).
+RESOURCES: dict[str, Resource] = {}
 
 
 @dataclass
@@ -42,7 +59,7 @@ class RunContext:
         with self._lock:
             if name in self.resources:
                 return self.resources[name]
-            spec = registry.RESOURCES.get(name)
+            spec = RESOURCES.get(name)
             if spec is None:
                 raise RunError(f"no resource named {name!r} is registered", node=node)
             try:
@@ -61,7 +78,7 @@ class RunContext:
             opened, self._opened = self._opened, []
             for name in reversed(opened):
                 value = self.resources.pop(name, None)
-                spec = registry.RESOURCES.get(name)
+                spec = RESOURCES.get(name)
                 if spec is None or spec.close is None or value is None:
                     continue
                 try:
@@ -91,4 +108,4 @@ def context_for(key: str) -> RunContext:
         return ctx
 
 
-__all__ = ["RunContext", "context_for"]
+__all__ = ["RESOURCES", "Resource", "RunContext", "context_for"]

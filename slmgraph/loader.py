@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ValidationError
 
 from slmgraph import plugins, yamlfile
+from slmgraph import spec as spec_module
 from slmgraph._suggest import did_you_mean
 from slmgraph.errors import SpecError, SpecIssue
 from slmgraph.spec import GraphSpec, default_tiers
@@ -239,8 +240,6 @@ def _is_branch_tag(item: str) -> bool:
 
 
 def _model_names() -> frozenset[str]:
-    from slmgraph import spec as spec_module
-
     return frozenset(
         name
         for name, obj in vars(spec_module).items()

@@ -120,6 +120,12 @@ def _activate(plugin: Plugin, origin: str) -> None:
     _active[plugin.name] = plugin
 
 
+def _claim_unowned(name: str) -> None:
+    for table in (registry.AGENTS, registry.TOOLS, registry.ROUTERS):
+        for impl in table.values():
+            impl.plugin = impl.plugin or name
+
+
 def _fail(name: str, origin: str, exc: BaseException) -> None:
     reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     _failed[name] = f"{reason} (from {origin})"
@@ -140,6 +146,7 @@ def ensure_loaded() -> None:
         _state["loading"] = True
         try:
             _activate(CORE, "slmgraph")
+            _claim_unowned(CORE.name)  # the generic components registered on import
             refs = [(n, v, f"entry point {n} = {v}") for n, v in _entry_points()]
             for ref in filter(None, (r.strip() for r in os.environ.get(ENV, "").split(","))):
                 refs.append((ref, ref, f"${ENV}"))

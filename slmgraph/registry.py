@@ -10,7 +10,8 @@ Tables (kind -> what a name resolves to):
 - ``agent`` / ``tool``: node factories, ``factory(env: NodeEnv) -> NodeFn``;
 - ``router``: ``factory(params) -> RouterFn`` (state -> route label);
 - ``validator``: a task check a cascade applies to a small model's answer (``sql_executes``);
-- ``resource``: a per-run resource a run's context opens on first use (a database, a sandbox);
+- ``resource``: a per-run resource a run's context opens on first use (a database, a sandbox;
+  the table lives in :mod:`slmgraph.context`, which opens them);
 - ``judge``: does a candidate's output agree with the teacher's (``slmgraph select``);
 - ``shape``: a coarse class of an output, for balancing fine-tuning data;
 - ``equivalence``: are two answers the same answer (votes, agreement, shadow evidence);
@@ -27,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from slmgraph.context import RESOURCES, Resource, RunContext
+
 if TYPE_CHECKING:
-    from slmgraph.context import RunContext
     from slmgraph.spec import GraphSpec
     from slmgraph.tiers import ModelClient
 
@@ -98,18 +100,6 @@ class Validator:
 
 
 @dataclass(frozen=True)
-class Resource:
-    """A per-run resource: opened from the run's state on first use, closed when the run ends."""
-
-    name: str
-    open: Callable[[State], Any]
-    close: Callable[[Any], None] | None = None
-    description: str = ""
-    reads: tuple[str, ...] = ()
-    plugin: str = ""
-
-
-@dataclass(frozen=True)
 class Judge:
     """Agreement of a candidate with the teacher on one curated example (``slmgraph select``):
     ``applies(example)`` says whether this judge knows the example's task."""
@@ -124,7 +114,6 @@ AGENTS: dict[str, Impl] = {}
 TOOLS: dict[str, Impl] = {}
 ROUTERS: dict[str, Impl] = {}
 VALIDATORS: dict[str, Validator] = {}
-RESOURCES: dict[str, Resource] = {}
 JUDGES: dict[str, Judge] = {}
 #: Output -> a coarse class of it (e.g. ``sql``: join / subquery / group / plain).
 SHAPES: dict[str, Callable[[str], str]] = {}
@@ -288,3 +277,43 @@ def find(kind: str, name: str, imports: Sequence[str] = ()) -> Impl:
         params = getattr(obj, "params_model", None) or NoParams
         return Impl(name, obj, params, (obj.__doc__ or "").strip().split("\n")[0])
     raise KeyError(name)
+
+
+__all__ = [
+    "AGENTS",
+    "EQUIVALENCES",
+    "GRAPHS",
+    "JUDGES",
+    "PROMPTS",
+    "RESOURCES",
+    "ROUTERS",
+    "SHAPES",
+    "TOOLS",
+    "VALIDATORS",
+    "Impl",
+    "Judge",
+    "NoParams",
+    "NodeEnv",
+    "NodeFn",
+    "Resource",
+    "RouterFn",
+    "RunContext",
+    "State",
+    "UndeclaredImport",
+    "Update",
+    "Validator",
+    "declared",
+    "find",
+    "import_ref",
+    "register_agent",
+    "register_equivalence",
+    "register_graph",
+    "register_judge",
+    "register_prompts",
+    "register_resource",
+    "register_router",
+    "register_shape",
+    "register_tool",
+    "register_validator",
+    "table",
+]

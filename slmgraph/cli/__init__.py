@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from slmgraph import __version__, plugins
 from slmgraph.cli import eval as eval_commands
 from slmgraph.cli import graph, log, models, pipeline, promote, router
+from slmgraph.cli._common import Commands, Handler
 from slmgraph.errors import SlmgraphError, SpecError
 from slmgraph.registry import import_ref
 
@@ -37,29 +37,6 @@ environment:
   SLMGRAPH_TIERS        a YAML file of tiers that replace a spec's tiers by name
   SLMGRAPH_PLUGINS      plug-ins to load besides the installed ones (module:attribute, ...)
 """
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-class Commands:
-    """Where command groups (and plug-ins) add their commands."""
-
-    def __init__(self, sub: Any, eval_sub: Any) -> None:
-        self._sub = sub
-        self._eval = eval_sub
-
-    def add(self, name: str, handler: Handler, **kwargs: Any) -> argparse.ArgumentParser:
-        """A top-level command ``slmgraph NAME``; ``kwargs`` go to ``add_parser``."""
-        parser: argparse.ArgumentParser = self._sub.add_parser(name, **kwargs)
-        parser.set_defaults(handler=handler)
-        return parser
-
-    def add_benchmark(self, name: str, handler: Handler, **kwargs: Any) -> argparse.ArgumentParser:
-        """A benchmark ``slmgraph eval NAME``."""
-        parser: argparse.ArgumentParser = self._eval.add_parser(name, **kwargs)
-        parser.set_defaults(handler=handler)
-        return parser
-
 
 CORE_GROUPS = (graph, models, log, pipeline, promote, router)
 

@@ -3,14 +3,38 @@ run's result table."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from slmgraph.errors import SlmgraphError, SpecError
 from slmgraph.telemetry.calllog import CallLog, default_log_path, is_url
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class Commands:
+    """Where command groups (and plug-ins) add their commands."""
+
+    def __init__(self, sub: Any, eval_sub: Any) -> None:
+        self._sub = sub
+        self._eval = eval_sub
+
+    def add(self, name: str, handler: Handler, **kwargs: Any) -> argparse.ArgumentParser:
+        """A top-level command ``slmgraph NAME``; ``kwargs`` go to ``add_parser``."""
+        parser: argparse.ArgumentParser = self._sub.add_parser(name, **kwargs)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    def add_benchmark(self, name: str, handler: Handler, **kwargs: Any) -> argparse.ArgumentParser:
+        """A benchmark ``slmgraph eval NAME``."""
+        parser: argparse.ArgumentParser = self._eval.add_parser(name, **kwargs)
+        parser.set_defaults(handler=handler)
+        return parser
 
 
 def open_log(arg: str | None) -> CallLog:

@@ -6,19 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slmgraph import plugins, registry
-from slmgraph.cli._common import print_result, read_input
+from slmgraph.cli._common import Commands, print_result, read_input
 from slmgraph.errors import SpecError
 from slmgraph.graphs.builder import build, build_graph
 from slmgraph.loader import load_spec
 from slmgraph.runner import run
 from slmgraph.spec import json_schema
 from slmgraph.telemetry.calllog import CallLog
-
-if TYPE_CHECKING:
-    from slmgraph.cli import Commands
 
 
 def register(commands: Commands) -> None:

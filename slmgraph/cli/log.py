@@ -7,14 +7,11 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from slmgraph.cli._common import open_log
+from slmgraph.cli._common import Commands, open_log
 from slmgraph.errors import SlmgraphError
 from slmgraph.telemetry.report import cost_report, dumps, is_small, plot
-
-if TYPE_CHECKING:
-    from slmgraph.cli import Commands
 
 LOG_HELP = "call log (default: $SLMGRAPH_CALL_LOG or the XDG state dir)"
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
+from slmgraph.cli._common import Commands
 from slmgraph.models import catalog
-
-if TYPE_CHECKING:
-    from slmgraph.cli import Commands
 
 
 def register(commands: Commands) -> None:

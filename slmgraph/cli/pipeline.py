@@ -7,11 +7,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from slmgraph import registry
 from slmgraph._suggest import did_you_mean
-from slmgraph.cli._common import open_log
+from slmgraph.cli._common import Commands, open_log
 from slmgraph.errors import SlmgraphError
 from slmgraph.pipeline.cluster import cluster, read_examples, stderr_progress, write
 from slmgraph.pipeline.curate import curate
@@ -20,9 +19,6 @@ from slmgraph.pipeline.scrub import NOT_COVERED, Scrubber
 from slmgraph.pipeline.select import default_candidates, llamacpp_runner, markdown, select
 from slmgraph.pipeline.select import write as write_select
 from slmgraph.plugins import ensure_loaded
-
-if TYPE_CHECKING:
-    from slmgraph.cli import Commands
 
 LOG_HELP = (
     "call log: SQLite file or postgresql:// URL (default: $SLMGRAPH_CALL_LOG or the XDG state dir)"

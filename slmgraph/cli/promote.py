@@ -6,14 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from slmgraph.cli._common import open_log, window_seconds
+from slmgraph.cli._common import Commands, open_log, window_seconds
 from slmgraph.errors import SlmgraphError
 from slmgraph.pipeline.promote import drift, promote, shadow_markdown, shadow_report
-
-if TYPE_CHECKING:
-    from slmgraph.cli import Commands
 
 LOG_HELP = "call log (default: $SLMGRAPH_CALL_LOG or the XDG state dir)"
 

@@ -6,16 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from slmgraph.cli._common import open_log
+from slmgraph.cli._common import Commands, open_log
 from slmgraph.errors import SlmgraphError
 from slmgraph.routing import calibrate as cal
 from slmgraph.routing import classifier as clf
 from slmgraph.telemetry.report import plot_curve
-
-if TYPE_CHECKING:
-    from slmgraph.cli import Commands
 
 
 def register(commands: Commands) -> None:

@@ -9,17 +9,15 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from slmgraph.cli._common import Commands
 from slmgraph.eval.sql import evaluate, load_split, stratified_sample
 from slmgraph.eval.sql.systems import SYSTEMS, make_system
 from slmgraph.graphs.builder import build
 from slmgraph.loader import load_spec
 from slmgraph.runner import RunResult, run
 from slmgraph.tools.sql.demo import build_demo_db, default_path
-
-if TYPE_CHECKING:
-    from slmgraph.cli import Commands
 
 
 def register(commands: Commands) -> None:

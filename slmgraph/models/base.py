@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from slmgraph.constraints.base import Constraint
 from slmgraph.errors import ModelError
+from slmgraph.models.settings import SETTINGS
 
 
 class Message(TypedDict):
@@ -94,8 +95,6 @@ BACKENDS: dict[str, str] = {
 
 def settings_model(backend: str) -> type[BaseModel]:
     """The pydantic model of a backend's ``settings:`` (importable without the backend's deps)."""
-    from slmgraph.models.settings import SETTINGS
-
     return SETTINGS[backend]
 
 

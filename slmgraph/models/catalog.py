@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from slmgraph._suggest import did_you_mean
 from slmgraph.errors import SlmgraphError
 
 
@@ -135,8 +136,6 @@ def models_dir() -> Path:
 
 def info(name: str) -> ModelInfo:
     if name not in CATALOG:
-        from slmgraph._suggest import did_you_mean
-
         raise CatalogError(f"Unknown model {name!r}. {did_you_mean(name, CATALOG, 'models')}")
     return CATALOG[name]
 

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from slmgraph.constraints.base import Constraint
-from slmgraph.constraints.json_gbnf import gbnf_literal, json_schema_to_gbnf
+from slmgraph.constraints.gbnf import constraint_to_gbnf
 from slmgraph.errors import ModelError
 from slmgraph.models.base import Completion, Message, Usage
+from slmgraph.models.catalog import CatalogError, resolve_model_path
 from slmgraph.models.settings import LlamaCppSettings
 
 CHATML = (
@@ -33,25 +34,6 @@ CHATML = (
     "{{ message['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-
-
-def constraint_to_gbnf(constraint: Constraint) -> str:
-    """Compile any constraint to GBNF (llama.cpp's grammar format)."""
-    if constraint.kind == "json_schema":
-        return json_schema_to_gbnf(constraint.json_schema or {})
-    if constraint.kind == "choice":
-        return "root ::= " + " | ".join(gbnf_literal(c) for c in constraint.choices) + "\n"
-    if constraint.kind == "grammar":
-        if constraint.gbnf is None:
-            raise ModelError(
-                "llama.cpp needs a GBNF grammar (this constraint has only Lark)",
-                kind="unsupported",
-                backend="llamacpp",
-            )
-        return constraint.gbnf
-    from slmgraph.constraints.regex_gbnf import regex_to_gbnf
-
-    return regex_to_gbnf(constraint.regex or "")
 
 
 class _Grammar:
@@ -390,7 +372,6 @@ def load_llama(path: Path, settings: LlamaCppSettings) -> Any:
 
 
 def from_tier(model: str | None, settings: LlamaCppSettings) -> LlamaCppBackend:
-    from slmgraph.models.catalog import CatalogError, resolve_model_path
 
     if not model:
         raise ModelError(

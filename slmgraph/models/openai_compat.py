@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from slmgraph.constraints.base import Constraint
+from slmgraph.constraints.gbnf import constraint_to_gbnf
 from slmgraph.errors import ModelError
 from slmgraph.models.base import Completion, Message, Usage
 from slmgraph.models.settings import OpenAICompatSettings
@@ -46,8 +47,6 @@ def constraint_fields(server: str, constraint: Constraint | None) -> dict[str, A
         grammar = constraint.gbnf or constraint.lark
         return {"structured_outputs": {"grammar": grammar}}
     if server == "llamacpp":
-        from slmgraph.models.llamacpp import constraint_to_gbnf
-
         return {"grammar": constraint_to_gbnf(constraint)}
     if constraint.kind == "json_schema":
         schema = constraint.json_schema

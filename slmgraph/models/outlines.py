@@ -18,7 +18,8 @@ from typing import Any
 from slmgraph.constraints.base import Constraint
 from slmgraph.errors import ModelError
 from slmgraph.models.base import Completion, Message, Usage
-from slmgraph.models.settings import OutlinesSettings
+from slmgraph.models.catalog import CatalogError, resolve_model_path
+from slmgraph.models.settings import LlamaCppSettings, OutlinesSettings
 
 
 def output_type(constraint: Constraint | None) -> Any:
@@ -135,9 +136,7 @@ def from_tier(model: str | None, settings: OutlinesSettings) -> OutlinesBackend:
     if not model:
         raise ModelError("an outlines tier needs `model:`", kind="config", backend="outlines")
     if settings.engine == "llamacpp":
-        from slmgraph.models.catalog import CatalogError, resolve_model_path
         from slmgraph.models.llamacpp import load_llama
-        from slmgraph.models.settings import LlamaCppSettings
 
         try:
             path = resolve_model_path(model)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from slmgraph.embeddings import tfidf_apply, tfidf_fit, tfidf_vectorizer
+from slmgraph.embeddings import MiniLM, model_dir, tfidf_apply, tfidf_fit, tfidf_vectorizer
 from slmgraph.errors import SlmgraphError
 
 Method = Literal["kmeans", "hdbscan"]
@@ -65,8 +65,6 @@ def embed(
     columns = [[p[i] for p in parts] for i in range(3)]
     if embedder in ("minilm", "auto"):
         try:
-            from slmgraph.embeddings import MiniLM, model_dir
-
             model_dir()
         except SlmgraphError:
             if embedder == "minilm":

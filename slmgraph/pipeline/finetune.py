@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from slmgraph.errors import SlmgraphError
+from slmgraph.models.catalog import CatalogError, resolve_model_path
+from slmgraph.pipeline.select import heldout
 
 #: LoRA targets of llama-family attention and MLP projections (qwen2 and llama name them alike).
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -104,8 +106,6 @@ def select_examples(
     ``holdout``: leave out the calls ``slmgraph select`` scores candidates on (the same
     deterministic ``holdout`` per cluster, at most half of it), so a fine-tuned candidate is
     never scored on its own training data."""
-    from slmgraph.pipeline.select import heldout
-
     held: set[str] = set()
     if holdout > 0:
         by_cluster: dict[Any, list[dict[str, Any]]] = {}
@@ -240,8 +240,6 @@ def load_base(base: str) -> tuple[Any, Any, Path]:
         ) from exc
     path = Path(base).expanduser()
     if not path.exists():
-        from slmgraph.models.catalog import CatalogError, resolve_model_path
-
         try:
             path = Path(resolve_model_path(base))
         except CatalogError as exc:

@@ -33,6 +33,7 @@ from slmgraph._suggest import did_you_mean
 from slmgraph.answers import same_answer
 from slmgraph.errors import SlmgraphError
 from slmgraph.loader import load_spec
+from slmgraph.pipeline.cluster import embed_with
 from slmgraph.plugins import ensure_loaded
 from slmgraph.telemetry.calllog import CallLog, is_shadow
 from slmgraph.tiers import resolve_tier
@@ -433,8 +434,6 @@ def _cluster_assigner(clusters: str | Path) -> Any:
     writes ``centroids.npz``); calls less similar than the least similar member seen when
     clustering are ``unassigned``."""
     import numpy as np
-
-    from slmgraph.pipeline.cluster import embed_with
 
     d = Path(clusters)
     f = d / "centroids.npz"

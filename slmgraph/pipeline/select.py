@@ -33,7 +33,10 @@ from typing import Any
 
 from slmgraph import registry
 from slmgraph.answers import same_answer
+from slmgraph.constraints.base import Constraint
 from slmgraph.errors import SlmgraphError
+from slmgraph.models.catalog import CATALOG, is_pulled
+from slmgraph.models.settings import LlamaCppSettings
 from slmgraph.plugins import ensure_loaded
 
 Runner = Callable[[str, list[dict[str, str]], dict[str, Any] | None], tuple[str, float, int]]
@@ -103,9 +106,7 @@ class ClusterChoice:
 def llamacpp_runner(n_ctx: int = 4096, threads: int | None = None, max_tokens: int = 256) -> Runner:
     """Replays a call on a catalog model or GGUF path, ``MODEL+ADAPTER.gguf`` for a base with a
     LoRA adapter (S5's output). One model is loaded at a time."""
-    from slmgraph.constraints.base import Constraint
     from slmgraph.models.llamacpp import from_tier, release_llama
-    from slmgraph.models.settings import LlamaCppSettings
 
     loaded: dict[str, Any] = {}
 
@@ -130,8 +131,6 @@ def llamacpp_runner(n_ctx: int = 4096, threads: int | None = None, max_tokens: i
 
 
 def _model_facts(model: str) -> tuple[float | None, str | None]:
-    from slmgraph.models.catalog import CATALOG
-
     model, _, adapter = model.partition("+")
     # a LoRA adapter is loaded beside its base: its file counts too (35 MB for rank 16 on 0.5B)
     extra = Path(adapter).stat().st_size if adapter and Path(adapter).exists() else 0
@@ -256,7 +255,5 @@ def write(choices: Sequence[ClusterChoice], out: str | Path) -> Path:
 
 def default_candidates(exclude: Sequence[str] = ()) -> list[str]:
     """The pulled catalog models, smallest first, without the teacher's."""
-    from slmgraph.models.catalog import CATALOG, is_pulled
-
     models = [m for m in CATALOG.values() if m.name not in exclude and is_pulled(m.name)]
     return [m.name for m in sorted(models, key=lambda m: m.size)]

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from slmgraph.embeddings import tfidf_apply, tfidf_fit
+from slmgraph.embeddings import minilm, model_dir, tfidf_apply, tfidf_fit
 from slmgraph.errors import SlmgraphError
 from slmgraph.telemetry.calllog import is_shadow
 
@@ -34,8 +34,6 @@ class RouterModel:
         import numpy as np
 
         if self.embedder == "minilm":
-            from slmgraph.embeddings import minilm
-
             return minilm().encode(list(texts))
         x = tfidf_apply(texts, self.tfidf)
         return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
@@ -81,8 +79,6 @@ def train(
     tfidf = None
     if embedder in ("auto", "minilm"):
         try:
-            from slmgraph.embeddings import minilm, model_dir
-
             model_dir()
             x = minilm().encode(list(texts))
             embedder = "minilm"

@@ -26,6 +26,8 @@ from slmgraph.errors import ModelError
 from slmgraph.prompts import PromptTemplate, load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
 from slmgraph.tools.sql.database import Database, DatabaseError
+from slmgraph.tools.sql.examples import bank, render
+from slmgraph.tools.sql.guard import GuardError, guard
 
 DIALECT_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}
 
@@ -84,8 +86,6 @@ def write_sql(
     columns = scope_columns(state, db, params.scope)
     shots = ""
     if params.examples_file and params.examples:
-        from slmgraph.tools.sql.examples import bank, render
-
         path = Path(params.examples_file).expanduser()
         if not path.is_absolute() and env.spec.base_dir is not None:
             path = env.spec.base_dir / path
@@ -161,8 +161,6 @@ def vote(db: Database, candidates: list[str], timeout_s: float = 5.0) -> int:
     self-consistency); candidates that fail the guard or the database do not count. Ties and
     the case where every candidate fails go to the first (the greedy answer)."""
     from collections import Counter
-
-    from slmgraph.tools.sql.guard import GuardError, guard
 
     keys: list[str | None] = []
     for sql in candidates:

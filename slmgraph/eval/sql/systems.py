@@ -20,6 +20,7 @@ from typing import Any
 from slmgraph import yamlfile
 from slmgraph._suggest import did_you_mean
 from slmgraph.errors import SlmgraphError
+from slmgraph.eval.sql.peers import LangChainSQLAgent
 from slmgraph.eval.sql.spider import Item
 from slmgraph.eval.sql.system import MODEL_CODE, Prediction, System, fingerprint
 from slmgraph.graphs.builder import build
@@ -169,8 +170,6 @@ SYSTEMS: dict[str, Callable[[int | None], System]] = {
 
 def _peer(name: str, tier: str, n_threads: int | None) -> System:
     # the peer's dependencies are an optional extra (peers): imported only when it is asked for
-    from slmgraph.eval.sql.peers import LangChainSQLAgent
-
     return LangChainSQLAgent(name, tier, n_threads)
 
 

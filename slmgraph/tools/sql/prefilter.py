@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+from slmgraph.embeddings import minilm
 from slmgraph.tools.sql.schema import Schema, Table
 
 _STOP = frozenset(
@@ -121,8 +122,6 @@ class DenseIndex:
     """Tables embedded once (all-MiniLM-L6-v2, the ``embed`` extra); ranks by cosine."""
 
     def __init__(self, schema: Schema, model: Any = None) -> None:
-        from slmgraph.embeddings import minilm
-
         self.model = model or minilm()
         self.names = list(schema.tables)
         self.vectors = self.model.encode([table_text(schema.tables[n]) for n in self.names])
