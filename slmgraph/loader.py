@@ -161,7 +161,8 @@ def _with_lines(issues: list[SpecIssue], lines: dict[str, int]) -> list[SpecIssu
             # Fall back to the nearest enclosing path that has a line.
             parent = issue.path
             while parent and line is None:
-                parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", parent)
+                shorter = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", parent)
+                parent = "" if shorter == parent else shorter  # a single key: the root is next
                 line = lines.get(parent)
         hint = issue.hint
         if line is not None and "(line " not in (hint or ""):

@@ -274,6 +274,8 @@ def find(kind: str, name: str, imports: Sequence[str] = ()) -> Impl:
         obj = import_ref(name, imports)
         if isinstance(obj, Impl):
             return obj
+        if not callable(obj):
+            raise TypeError(f"{name!r} is a {type(obj).__name__}, not a factory function")
         params = getattr(obj, "params_model", None) or NoParams
         return Impl(name, obj, params, (obj.__doc__ or "").strip().split("\n")[0])
     raise KeyError(name)

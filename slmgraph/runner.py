@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphRecursionError
 from langgraph.types import Command
 
 from slmgraph._suggest import did_you_mean
@@ -20,6 +22,8 @@ from slmgraph.models.base import Backend
 from slmgraph.spec import GraphSpec
 from slmgraph.telemetry.calllog import CallLog
 from slmgraph.telemetry.report import run_summary
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,10 +121,8 @@ def run(
     started = time.perf_counter()
     try:
         final = _invoke(built, inputs, config, resume, ctx)
-    except RunError as exc:
-        final = {"error": str(exc), "failed_node": exc.node}
-        if built.graph.checkpointer is not None:
-            final = {**dict(built.graph.get_state(config).values), **final}
+    except (RunError, GraphRecursionError, Exception) as exc:
+        final = _failed(built, config, exc)
     finally:
         ctx.close()
     wall = time.perf_counter() - started
@@ -137,6 +139,27 @@ def run(
     return RunResult(
         run_id, state, output, list(state.get("trace") or []), error, status, wall, next_nodes
     )
+
+
+def _failed(built: BuiltGraph, config: RunnableConfig, exc: BaseException) -> dict[str, Any]:
+    """The defined end of a run that LangGraph itself could not finish."""
+    if isinstance(exc, RunError):
+        final: dict[str, Any] = {"error": str(exc), "failed_node": exc.node}
+    elif isinstance(exc, GraphRecursionError):
+        final = {
+            "error": f"the run took more than limits.max_steps ({built.spec.limits.max_steps}) "
+            "steps; raise it or bound the loops tighter",
+            "failed_node": None,
+        }
+    else:
+        logger.debug("the run failed", exc_info=True)
+        final = {"error": f"{type(exc).__name__}: {exc}", "failed_node": None}
+    if built.graph.checkpointer is not None:
+        try:
+            final = {**dict(built.graph.get_state(config).values), **final}
+        except Exception:  # the checkpoint itself may be what failed
+            logger.debug("no state to recover", exc_info=True)
+    return final
 
 
 def _invoke(

@@ -14,6 +14,7 @@ What the builder adds around every node:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import operator
@@ -31,7 +32,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from slmgraph.context import RunContext, context_for
-from slmgraph.errors import RunError, SlmgraphError
+from slmgraph.errors import RunError, SlmgraphError, SpecError
 from slmgraph.loader import load_spec
 from slmgraph.models.base import Backend
 from slmgraph.plugins import lookup
@@ -164,8 +165,14 @@ def build(
                 route_fn: Callable[[Any], str] = impl.factory
             else:
                 # context: routers resolve relative files against the spec's folder
-                route_fn = impl.factory(
-                    impl.params.model_validate(edge.params, context={"base_dir": spec.base_dir})
+                params = impl.params.model_validate(
+                    edge.params, context={"base_dir": spec.base_dir}
+                )
+                route_fn = _made(
+                    f"edges[{spec.edges.index(edge)}].router",
+                    f"the router after {source!r}",
+                    functools.partial(impl.factory, params),
+                    spec.source,
                 )
             targets = {**(edge.routes or {})}
             path: Callable[[dict[str, Any]], Any] = _routed_path(
@@ -275,7 +282,15 @@ def _routed_path(
     source: str,
 ) -> Callable[[dict[str, Any]], Hashable]:
     def path(state: dict[str, Any]) -> Hashable:
-        label = str(route_fn(state))
+        try:
+            label = str(route_fn(state))
+        except SlmgraphError as exc:
+            raise RunError(f"router after {source!r} failed: {exc}", node=source) from None
+        except Exception as exc:  # a user's router with a bug: a defined end, not a traceback
+            logger.debug("router after %r raised", source, exc_info=True)
+            raise RunError(
+                f"router after {source!r} failed: {type(exc).__name__}: {exc}", node=source
+            ) from None
         target = routes.get(label, default)
         if target is None:
             raise RunError(
@@ -309,7 +324,13 @@ def _node_runner(
         model=tiers.model_client(tier, shadow=node.shadow) if tier else None,
         models=tiers.model_client,
     )
-    fn = impl.factory(env)
+    fn = _made(f"nodes.{name}", f"node {name!r}", functools.partial(impl.factory, env), spec.source)
+    if not callable(fn):
+        raise SpecError.single(
+            f"nodes.{name}",
+            f"The factory of node {name!r} returned a {type(fn).__name__}, not a function",
+            source=spec.source,
+        )
     wants_context = _takes_context(fn)
 
     def run(
@@ -381,6 +402,20 @@ def _node_runner(
 
     run.__name__ = name
     return run
+
+
+def _made(path: str, what: str, make: Callable[[], Any], source: str | None) -> Any:
+    """Call a node or router factory; whatever it raises is a SpecError naming the YAML path
+    (a spec that validated builds, or says which part could not be built)."""
+    try:
+        return make()
+    except SpecError:
+        raise
+    except Exception as exc:
+        logger.debug("building %s failed", what, exc_info=True)
+        raise SpecError.single(
+            path, f"Building {what} failed: {type(exc).__name__}: {exc}", source=source
+        ) from None
 
 
 def _takes_context(fn: Callable[..., Any]) -> bool:
