@@ -1,29 +1,23 @@
-"""benchmarks/conversion.py's report stage from stage outputs already on disk, without a model:
+"""The conversion study's report stage (slmgraph.eval.sql.conversion, the library code behind
+benchmarks/conversion.py) from stage outputs already on disk, without a model:
 a training variant (balanced by SQL shape, exact gradients) keeps its own files and shows the
 baseline adapter beside it without touching the baseline's outputs; the cluster section scores
 task types; a student that got worse is reported as such."""
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
+import functools
 import json
 from pathlib import Path
-from types import ModuleType
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from slmgraph.eval.sql.conversion import report, sections, study
+from slmgraph.eval.sql.conversion.study import Study
 
-
-def _load_bench() -> ModuleType:
-    path = ROOT / "benchmarks" / "conversion.py"
-    spec = importlib.util.spec_from_file_location("conversion_bench", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+ModuleType = SimpleNamespace  # what the fixture hands the tests: the library, and the paths
 
 
 def _summary(ex: float) -> dict[str, Any]:
@@ -41,13 +35,25 @@ def _finetune(n: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    mod = _load_bench()
+def bench(tmp_path: Path) -> ModuleType:
     work, here = tmp_path / "work", tmp_path / "bench"
     (here / "results").mkdir(parents=True)
-    monkeypatch.setattr(mod, "WORK", work)
-    monkeypatch.setattr(mod, "HERE", here)
-    monkeypatch.setattr(mod, "NOTES", here / "notes.md")
+    mod = SimpleNamespace(
+        WORK=work,
+        HERE=here,
+        study=functools.partial(Study, work=work, results=here / "results", notes=here / "n.md"),
+        stage_report=report.stage_report,
+        stage_output=study.stage_output,
+        student_dir=study.student_dir,
+        after_name=study.after_name,
+        describe=study.describe,
+        sized=study.sized,
+        n_train_of=study.n_train_of,
+        ari_vs_task=sections.ari_vs_task,
+        pipeline_sections=sections.pipeline_sections,
+        _candidate=sections.candidate,
+        _short_paths=sections.short_paths,
+    )
     ev = work / "eval" / "n4-seed0"
     for name, ex in [("student-before", 0.25), ("teacher", 0.75), ("student-after", 0.25),
                      ("student-after-balanced", 0.5)]:  # fmt: skip
@@ -62,7 +68,7 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_balanced_report_keeps_both_runs(bench: ModuleType) -> None:
-    args = argparse.Namespace(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
+    args = bench.study(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
                               lr=2e-4, prompt_grad=False, balance_sql="repeat")  # fmt: skip
     r = bench.stage_report(args)
     assert (r["student_before_ex"], r["student_after_ex"], r["teacher_ex"]) == (0.25, 0.5, 0.75)
@@ -106,13 +112,13 @@ def test_cluster_section_scores_task_types_and_nodes(bench: ModuleType) -> None:
     rows[0]["cluster"] = 1  # one SQL call among the table calls
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert bench.ari_vs_task(path) < 1.0
-    text = "\n".join(bench.pipeline_sections(argparse.Namespace(n_train=200)))
+    text = "\n".join(bench.pipeline_sections(bench.study(n_train=200)))
     assert "against node names: 0.61; against task types" in text
 
 
 def test_a_student_that_got_worse_is_reported_as_such(bench: ModuleType) -> None:
     _write(bench.WORK / "eval" / "n4-seed0" / "student-after" / "summary.json", _summary(0.125))
-    args = argparse.Namespace(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
+    args = bench.study(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
                               lr=2e-4, prompt_grad=False, balance_sql=None)  # fmt: skip
     r = bench.stage_report(args)
     assert r["gap_closed"] == -0.25 and not r["target_met"]
@@ -121,8 +127,8 @@ def test_a_student_that_got_worse_is_reported_as_such(bench: ModuleType) -> None
 
 
 def test_each_variant_has_its_own_folders(bench: ModuleType) -> None:
-    def ns(balance: bool, grad: bool, n_train: int = 200) -> argparse.Namespace:
-        return argparse.Namespace(
+    def ns(balance: bool, grad: bool, n_train: int = 200) -> Study:
+        return bench.study(  # type: ignore[no-any-return]
             balance_sql="repeat" if balance else None, prompt_grad=grad, n_train=n_train
         )
 
@@ -168,7 +174,7 @@ def test_a_larger_run_reads_its_own_data_and_shows_the_first_beside(bench: Modul
                                         "pii_replaced": {}})  # fmt: skip
     curate = {"read": 9, "kept": 7, "verified": 6, "dropped": {"duplicate": 2}, "pii_replaced": {}}
     _write(bench.WORK / "curate-n600.json", curate)
-    args = argparse.Namespace(n_eval=4, seed=0, n_train=600, threads=2, epochs=1.0, rank=16,
+    args = bench.study(n_eval=4, seed=0, n_train=600, threads=2, epochs=1.0, rank=16,
                               lr=2e-4, prompt_grad=False, balance_sql=None)  # fmt: skip
     r = bench.stage_report(args)
     assert (r["student_after_ex"], r["student_after_baseline_ex"]) == (0.75, 0.25)
@@ -188,7 +194,7 @@ def test_trimmed_report_counts_the_examples_kept(bench: ModuleType) -> None:
                "after": {"join": 0.33, "plain": 0.67}, "n_before": 5, "n_after": 3,
                "mode": "drop"}  # fmt: skip
     _write(work / "finetune-trimmed.json", {"balance": balance})
-    args = argparse.Namespace(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
+    args = bench.study(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
                               lr=2e-4, prompt_grad=False, balance_sql="drop")  # fmt: skip
     assert bench.student_dir(args).name == "student-trimmed"
     r = bench.stage_report(args)
@@ -222,7 +228,7 @@ def test_report_pools_dev_samples_and_counts_a_shared_question_once(bench: Modul
         for seed, right in enumerate(samples):
             _predictions(bench.WORK / "eval" / f"n4-seed{seed}" / name / "predictions.jsonl",
                          {q: bool(v) for q, v in right.items()})  # fmt: skip
-    args = argparse.Namespace(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
+    args = bench.study(n_eval=4, seed=0, n_train=200, threads=2, epochs=2.0, rank=16,
                               lr=2e-4, prompt_grad=False, balance_sql=None,
                               report_seeds=[0, 1])  # fmt: skip
     r = bench.stage_report(args)
