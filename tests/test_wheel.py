@@ -32,7 +32,7 @@ tiers:
     settings:
       rules:
         - {node: write_sql, match: "How many customers", output: "SELECT count(*) FROM customers"}
-        - {node: read, output: '{"value": 3, "unit": "mi", "to": "km"}'}
+        - {node: read, output: '{"value": 3, "unit": "mile", "to": "kilometre"}'}
         - {node: classify, output: billing}
         - {node: extract, output: '{"product": "Pro", "urgency": "high", "summary": "refund"}'}
       default: "SELECT 1"

@@ -9,14 +9,16 @@ from slmgraph.constraints import Constraint
 from slmgraph.prompts import load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent, register_tool
 
+#: Metres in each unit, by the unit's name (names, not symbols: "m" and "mi" are one token apart
+#: for a small model decoding under the enum) and its symbol for the answer.
 METRES = {
-    "mm": 0.001,
-    "cm": 0.01,
-    "m": 1.0,
-    "km": 1000.0,
-    "in": 0.0254,
-    "ft": 0.3048,
-    "mi": 1609.344,
+    "millimetre": (0.001, "mm"),
+    "centimetre": (0.01, "cm"),
+    "metre": (1.0, "m"),
+    "kilometre": (1000.0, "km"),
+    "inch": (0.0254, "in"),
+    "foot": (0.3048, "ft"),
+    "mile": (1609.344, "mi"),
 }
 QUANTITY = {
     "type": "object",
@@ -56,7 +58,7 @@ def read(env: NodeEnv) -> NodeFn:
 def convert(env: NodeEnv) -> NodeFn:
     def run(state: State) -> Update:
         q = state["quantity"]
-        value = q["value"] * METRES[q["unit"]] / METRES[q["to"]]
-        return {"answer": f"{q['value']:g} {q['unit']} = {value:.4g} {q['to']}"}
+        (unit, symbol), (to, to_symbol) = METRES[q["unit"]], METRES[q["to"]]
+        return {"answer": f"{q['value']:g} {symbol} = {q['value'] * unit / to:.4g} {to_symbol}"}
 
     return run

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from slmgraph.agents.sql.common import (
     GrammarMode,
@@ -56,6 +56,20 @@ class Params(BaseModel):
         "train.json; never the questions you evaluate on)",
     )
     examples: int = Field(3, ge=0, le=10, description="How many similar examples to show")
+
+    @field_validator("examples_file")
+    @classmethod
+    def _bank_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The bank must be there when the spec is validated (relative: the spec's folder)."""
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        base = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base is not None and (Path(base) / path).is_file():
+            return value
+        if not path.is_file():
+            raise ValueError(f"no examples file at {value!r} (a JSON list of question/query)")
+        return value
     hints: Literal["inline", "after"] = Field(
         "after",
         description="Where value hints go: 'after' the schema as their own block (the schema "
