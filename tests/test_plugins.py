@@ -57,7 +57,10 @@ def test_a_third_party_domain_registered_from_code(units: Any) -> None:
         """
 name: mine
 state: {question: str, quantity: dict, answer: str, shout: str}
-tiers: {slm: {backend: scripted, settings: {default: '{"value": 1, "unit": "kilometre", "to": "metre"}'}}}
+tiers:
+  slm:
+    backend: scripted
+    settings: {default: '{"value": 1, "unit": "kilometre", "to": "metre"}'}
 nodes:
   read: {agent: units.read}
   convert: {tool: units.convert}

@@ -70,6 +70,7 @@ class Params(BaseModel):
         if not path.is_file():
             raise ValueError(f"no examples file at {value!r} (a JSON list of question/query)")
         return value
+
     hints: Literal["inline", "after"] = Field(
         "after",
         description="Where value hints go: 'after' the schema as their own block (the schema "
