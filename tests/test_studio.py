@@ -1,5 +1,7 @@
-"""`langgraph dev` (LangGraph Studio's server) on loopback runs a built-in graph through its HTTP
-API: create a thread, run the triage graph on scripted tiers, read the thread state back."""
+"""`langgraph dev` (LangGraph Studio's server) on loopback runs the built-in graphs through its
+HTTP API: create a thread, run the triage graph on scripted tiers, read the thread state back;
+and the query-writer, whose database is a per-run resource although the server passes no
+slmgraph context."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ slm:
     rules:
       - {node: classify, output: technical}
       - {node: extract, output: '{"product": "App", "urgency": "medium", "summary": "crash"}'}
+      - {node: write_sql, output: "SELECT count(*) FROM customers"}
 llm:
   backend: scripted
   settings: {default: "Thanks, we are looking into the crash."}
@@ -34,8 +37,11 @@ def test_langgraph_dev_runs_a_builtin_graph(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "langgraph"
     if not exe.exists() and shutil.which("langgraph") is None:
         pytest.skip("langgraph-cli is not installed (the `studio` extra)")
+    from slmgraph.tools.sql.demo import build_demo_db
+
     tiers = tmp_path / "tiers.yaml"
     tiers.write_text(TIERS)
+    db = build_demo_db(tmp_path / "shop.sqlite")
     port = free_port()
     env = {
         **os.environ,
@@ -83,6 +89,16 @@ def test_langgraph_dev_runs_a_builtin_graph(tmp_path: Path) -> None:
         assert values["reply"].startswith("Thanks")
         assert [t["node"] for t in values["trace"]] == ["classify", "extract", "reply"]
         assert state["next"] == []
+        with httpx.Client(base_url=base, timeout=60) as client:
+            thread = client.post("/threads", json={}).json()["thread_id"]
+            answer = client.post(
+                f"/threads/{thread}/runs/wait",
+                json={
+                    "assistant_id": "query_writer",
+                    "input": {"question": "How many customers are there?", "db": str(db)},
+                },
+            ).json()
+        assert answer.get("answer") == "The answer is 40.", answer
     except Exception:
         print((tmp_path / "server.log").read_text()[-4000:])
         raise
