@@ -89,7 +89,7 @@ def _overrides(given: dict[str, Any] | None) -> tuple[dict[str, Any], list[Any]]
     env_file = os.environ.get(TIERS_ENV)
     if not env_file:
         return {}, []
-    path = Path(env_file).expanduser()
+    path = _path(env_file)
     parsed = yamlfile.parse_bytes(_read_file(path, f"${TIERS_ENV}"), str(path))
     data = parsed.data
     if not isinstance(data, dict):
@@ -121,14 +121,43 @@ def _read_file(path: Path, what: str) -> bytes:
 
 
 def _looks_like_path(text: str) -> bool:
-    return "\n" not in text and text.endswith((".yaml", ".yml"))
+    if "\n" in text:
+        return False
+    if text.endswith((".yaml", ".yml")):
+        return True
+    try:
+        return _path(text).is_file()  # a spec file of any name
+    except (OSError, ValueError):  # a name the file system cannot hold
+        return False
+
+
+def _path(text: str | Path) -> Path:
+    """``~`` expanded where it can be (``~nosuchuser`` stays as written)."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        return Path(text)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_dir(text: str) -> bool:
+    try:
+        return bool(text.strip()) and _path(text).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _read(source: str | Path) -> tuple[yamlfile.Parsed, str]:
     """A spec's parsed YAML and its origin: a file, a built-in graph, or YAML text."""
     if isinstance(source, Path) or _looks_like_path(source):
-        path = Path(source).expanduser()
-        if path.exists():
+        path = _path(source)
+        if _exists(path):
             return yamlfile.parse_bytes(_read_file(path, "spec"), str(path)), str(path)
         builtin = plugins.builtin_graph_file(path.stem) if path.parent == Path(".") else None
         if builtin is None:
@@ -142,9 +171,12 @@ def _read(source: str | Path) -> tuple[yamlfile.Parsed, str]:
         builtin = plugins.builtin_graph_file(source.strip())
         if builtin is not None:
             return yamlfile.parse_bytes(builtin[0], builtin[1]), builtin[1]
+        shown = source if len(source) <= 120 else source[:120] + "…"
+        if _is_dir(source):
+            raise SpecError.single("", f"{shown!r} is a folder, not a spec file")
         raise SpecError.single(
             "",
-            f"No spec file or built-in graph named {source!r}",
+            f"No spec file or built-in graph named {shown!r}",
             did_you_mean(source, plugins.builtin_graphs(), "built-in graphs")
             + plugins.unknown_hint(),
         )

@@ -37,7 +37,8 @@ NAMES = [
     "helpers:check_draft", "sql_wrtie", "sql/write", "triage/classify", "prompt", "cascade",
     "sql.execute", "field", "rules", "classifier", "sql_executes", "trace", "error", "", "x",
     "a" * 300, "../../etc/passwd", "/etc/passwd", "missing.yaml", "(?P<", "[a-", "{x}", "{",
-    "é中", "with space", "1", "-1",
+    "é中", "with space", "1", "-1", "~nosuchuser/x.yaml", "a\x00b.yaml", "./a\x00", "/etc",
+    "/proc/self/mem",
 ]  # fmt: skip
 VALUES: list[Any] = [
     None, 0, -1, 1, 10**12, 1e308, float("inf"), True, False, "", [], {}, [1, 2], {"a": 1},

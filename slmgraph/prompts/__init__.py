@@ -112,14 +112,22 @@ def load_prompt(name: str, base_dir: Path | None = None) -> PromptTemplate:
     Raises FileNotFoundError (no such prompt) or :class:`PromptError` (a file that is not a
     usable prompt)."""
     if _is_path(name):
-        path = Path(name).expanduser()
+        try:
+            path = Path(name).expanduser()
+        except RuntimeError:  # ~nosuchuser
+            path = Path(name)
         candidates = [path] if path.is_absolute() else ([base_dir / path] if base_dir else [])
         candidates.append(path)
         for cand in candidates:
-            if cand.is_file():
-                return _parse(cand.read_bytes(), str(cand))
-            if cand.exists():
-                raise PromptError(f"prompt {name!r} is a folder, not a YAML file")
+            try:
+                if cand.is_file():
+                    return _parse(cand.read_bytes(), str(cand))
+                if cand.exists():
+                    raise PromptError(f"prompt {name!r} is a folder, not a YAML file")
+            except (OSError, ValueError) as exc:
+                if isinstance(exc, PromptError):
+                    raise
+                raise PromptError(f"cannot read prompt {name!r}: {exc}") from None
         raise FileNotFoundError(name)
     namespace, _, stem = name.rpartition("/")
     folder = _folder(registry.PROMPTS[namespace]) if namespace in registry.PROMPTS else None

@@ -103,7 +103,10 @@ def _check_model_ref(model: str | None, path: str, base: Path | None) -> Iterato
 
 
 def _check_file(name: str, path: str, base: Path | None) -> Iterator[SpecIssue]:
-    candidate = Path(name).expanduser()
+    try:
+        candidate = Path(name).expanduser()
+    except RuntimeError:  # ~nosuchuser
+        candidate = Path(name)
     candidates = [candidate]
     if not candidate.is_absolute() and base is not None:
         candidates.insert(0, base / candidate)
@@ -118,5 +121,5 @@ def _check_file(name: str, path: str, base: Path | None) -> Iterator[SpecIssue]:
             "Give an existing path (relative paths are the spec's folder's), or a catalog "
             "name (`slmgraph models list`).",
         )
-    elif not found[0].is_file():
+    elif not found[0].is_file():  # exists() held, so the name is one the file system takes
         yield SpecIssue(path, f"{name!r} is a folder, not a file")
