@@ -15,7 +15,8 @@ Tables (kind -> what a name resolves to):
 - ``judge``: does a candidate's output agree with the teacher's (``slmgraph select``);
 - ``shape``: a coarse class of an output, for balancing fine-tuning data;
 - ``equivalence``: are two answers the same answer (votes, agreement, shadow evidence);
-- prompt folders (namespace -> package folder) and built-in graphs (name -> package file).
+- prompt folders (namespace -> package folder) and built-in graphs (name -> package file);
+- eval systems: what ``slmgraph eval BENCHMARK --system NAME`` runs, by benchmark.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ EQUIVALENCES: dict[str, Callable[[str, str], bool | None]] = {}
 PROMPTS: dict[str, str] = {}
 #: Built-in graph name -> "package/file.yaml".
 GRAPHS: dict[str, str] = {}
+#: Benchmark -> system name -> ``factory(n_threads) -> system`` (``slmgraph eval B --system``).
+EVAL_SYSTEMS: dict[str, dict[str, Callable[[int | None], Any]]] = {}
 
 _KINDS: dict[str, dict[str, Impl]] = {"agent": AGENTS, "tool": TOOLS, "router": ROUTERS}
 
@@ -216,6 +219,13 @@ def register_equivalence(name: str, same: Callable[[str, str], bool | None]) -> 
     EQUIVALENCES[name] = same
 
 
+def register_eval_system(
+    benchmark: str, name: str, factory: Callable[[int | None], Any]
+) -> None:
+    """A system ``slmgraph eval BENCHMARK --system NAME`` can run (``factory(n_threads)``)."""
+    EVAL_SYSTEMS.setdefault(benchmark, {})[name] = factory
+
+
 def register_prompts(namespace: str, folder: str) -> None:
     """Prompt files in ``folder`` ("package/sub/folder") answer to ``namespace/<file stem>``."""
     PROMPTS[namespace] = folder
@@ -284,6 +294,7 @@ def find(kind: str, name: str, imports: Sequence[str] = ()) -> Impl:
 __all__ = [
     "AGENTS",
     "EQUIVALENCES",
+    "EVAL_SYSTEMS",
     "GRAPHS",
     "JUDGES",
     "PROMPTS",
@@ -309,6 +320,7 @@ __all__ = [
     "import_ref",
     "register_agent",
     "register_equivalence",
+    "register_eval_system",
     "register_graph",
     "register_judge",
     "register_prompts",

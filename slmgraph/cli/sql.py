@@ -58,7 +58,7 @@ def register(commands: Commands) -> None:
         "--system",
         required=True,
         help=f"one of {', '.join(SYSTEMS)} (langchain-sql-agent-0.5b, the peer, needs the "
-        "'peers' extra)",
+        "'peers' extra), or one a plug-in registered",
     )
     sp.add_argument("--limit", type=int, help="a sample of N questions stratified by hardness")
     sp.add_argument("--seed", type=int, default=0, help="sample seed (default: 0)")

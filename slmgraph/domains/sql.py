@@ -4,7 +4,8 @@ Agents ``sql.table_extractor``, ``sql.reranker``, ``sql.query_writer``, ``sql.qu
 ``sql.researcher``; tools ``sql.link``, ``sql.check``, ``sql.execute``, ``sql.answer``; the
 run's database as a resource, the ``sql_executes`` validator, the ``sql`` judge, shape and
 equivalence (:mod:`slmgraph.tools.sql.hooks`); prompts ``sql/*``; the graph ``query_writer``;
-the commands ``slmgraph ask``, ``slmgraph demo-db`` and ``slmgraph eval spider``.
+the commands ``slmgraph ask``, ``slmgraph demo-db`` and ``slmgraph eval spider`` (its systems:
+:mod:`slmgraph.eval.sql.systems`, registered when the command loads them).
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ from slmgraph.eval.sql.system import MODEL_CODE, Prediction, System, fingerprint
 from slmgraph.graphs.builder import build
 from slmgraph.loader import TIERS_ENV, load_spec
 from slmgraph.models.base import Message
+from slmgraph.plugins import ensure_loaded
+from slmgraph.registry import EVAL_SYSTEMS, register_eval_system
 from slmgraph.runner import run
 from slmgraph.spec import GraphSpec, TierSpec, default_tiers
 from slmgraph.tiers import TierRegistry, trace_sink
@@ -153,6 +155,9 @@ def query_writer_spec(variant: str, n_threads: int | None = None) -> GraphSpec:
     return load_spec(data)
 
 
+#: The benchmark these systems answer (``slmgraph eval spider``).
+BENCHMARK = "spider"
+
 SYSTEMS: dict[str, Callable[[int | None], System]] = {
     "zeroshot-0.5b": lambda t: ZeroShot("zeroshot-0.5b", "slm", t),
     "zeroshot-1.5b": lambda t: ZeroShot("zeroshot-1.5b", "llm", t),
@@ -173,10 +178,18 @@ def _peer(name: str, tier: str, n_threads: int | None) -> System:
     return LangChainSQLAgent(name, tier, n_threads)
 
 
+for _name, _factory in SYSTEMS.items():  # a third party may add systems to the benchmark too
+    register_eval_system(BENCHMARK, _name, _factory)
+
+
 def make_system(name: str, n_threads: int | None = None) -> System:
-    if name not in SYSTEMS:
-        raise SlmgraphError(f"unknown system {name!r}. {did_you_mean(name, SYSTEMS, 'systems')}")
-    return SYSTEMS[name](n_threads)
+    """A Spider system by name: the query-writer domain's, or one a plug-in registered."""
+    ensure_loaded()
+    systems = EVAL_SYSTEMS.get(BENCHMARK, {})
+    if name not in systems:
+        raise SlmgraphError(f"unknown system {name!r}. {did_you_mean(name, systems, 'systems')}")
+    system: System = systems[name](n_threads)
+    return system
 
 
 __all__ = [
