@@ -15,90 +15,32 @@ What the builder adds around every node:
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
-import operator
-import uuid
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Any, Literal
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END as LG_END
 from langgraph.graph import START as LG_START
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime
 
-from slmgraph.context import RunContext, context_for
-from slmgraph.errors import RunError, SlmgraphError, SpecError
+from slmgraph.context import RunContext
+from slmgraph.errors import RunError, SlmgraphError
+from slmgraph.graphs.node import made, node_runner
+from slmgraph.graphs.state import BUILTIN_STATE, state_schema
 from slmgraph.loader import load_spec
 from slmgraph.models.base import Backend
 from slmgraph.plugins import lookup
-from slmgraph.registry import NodeEnv
-from slmgraph.spec import END, RESERVED_STATE, START, GraphSpec
+from slmgraph.spec import END, START, GraphSpec
 from slmgraph.telemetry.calllog import CallLog, is_url
-from slmgraph.telemetry.context import current_graph, current_node, current_run, current_session
-from slmgraph.tiers import TierRegistry, resolve_tier, trace_sink
-
-_PY_TYPES: dict[str, Any] = {
-    "str": str,
-    "int": int,
-    "float": float,
-    "bool": bool,
-    "list": list,
-    "dict": dict,
-    "any": Any,
-}
-
+from slmgraph.tiers import TierRegistry, resolve_tier
 
 logger = logging.getLogger("slmgraph")
 
 #: Path-map key of the "a node failed, end the run" branch (not a valid node name).
 ERROR_KEY = "(error)"
-
-
-def _merge_dicts(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]:
-    return {**(a or {}), **(b or {})}
-
-
-def _add_counts(a: dict[str, int] | None, b: dict[str, int] | None) -> dict[str, int]:
-    out = dict(a or {})
-    for k, v in (b or {}).items():
-        out[k] = out.get(k, 0) + v
-    return out
-
-
-def _append(a: list[Any] | None, b: list[Any] | Any) -> list[Any]:
-    return [*(a or []), *(b if isinstance(b, list) else [b])]
-
-
-#: Keys every graph's state has, besides the spec's own.
-BUILTIN_STATE: dict[str, Any] = {
-    "trace": Annotated[list, operator.add],
-    "visits": Annotated[dict, _add_counts],
-    "error": str | None,
-    "failed_node": str | None,
-}
-assert set(BUILTIN_STATE) == RESERVED_STATE  # the validator refuses specs that redeclare them
-
-
-def state_schema(spec: GraphSpec) -> type:
-    fields: dict[str, Any] = {}
-    for key, f in spec.state_fields().items():
-        base = _PY_TYPES[f.type]
-        if f.reducer == "append":
-            fields[key] = Annotated[list, _append]
-        elif f.reducer == "merge":
-            fields[key] = Annotated[dict, _merge_dicts]
-        else:
-            fields[key] = base | None if base is not Any else Any
-    for key, typ in BUILTIN_STATE.items():
-        fields.setdefault(key, typ)
-    cls_name = "".join(p.capitalize() for p in spec.name.replace("-", "_").split("_")) + "State"
-    schema: type = TypedDict(cls_name, fields, total=False)  # type: ignore[misc]
-    return schema
 
 
 @dataclass
@@ -144,7 +86,7 @@ def build(
         tier = resolve_tier(spec, name)
         graph.add_node(  # type: ignore[call-overload]
             name,
-            _node_runner(spec, name, tiers),
+            node_runner(spec, name, tiers),
             metadata={
                 "tier": tier or "",
                 "size": spec.tiers[tier].size if tier in spec.tiers else "",
@@ -168,7 +110,7 @@ def build(
                 params = impl.params.model_validate(
                     edge.params, context={"base_dir": spec.base_dir}
                 )
-                route_fn = _made(
+                route_fn = made(
                     f"edges[{spec.edges.index(edge)}].router",
                     f"the router after {source!r}",
                     functools.partial(impl.factory, params),
@@ -303,129 +245,4 @@ def _routed_path(
     return path
 
 
-def _node_runner(
-    spec: GraphSpec, name: str, tiers: TierRegistry
-) -> Callable[[dict[str, Any], RunnableConfig, Runtime[RunContext]], dict[str, Any]]:
-    node = spec.nodes[name]
-    tier = resolve_tier(spec, name)
-    if node.agent is not None:
-        agent = spec.agents.get(node.agent)
-        impl = lookup("agent", agent.uses if agent else node.agent, spec.imports)
-        params = {**(agent.params if agent else {}), **node.params}
-    else:
-        assert node.tool is not None
-        impl = lookup("tool", node.tool, spec.imports)
-        params = dict(node.params)
-    env = NodeEnv(
-        name=name,
-        params=impl.params.model_validate(params, context={"base_dir": spec.base_dir}),
-        spec=spec,
-        tier=tier,
-        model=tiers.model_client(tier, shadow=node.shadow) if tier else None,
-        models=tiers.model_client,
-    )
-    fn = _made(f"nodes.{name}", f"node {name!r}", functools.partial(impl.factory, env), spec.source)
-    if not callable(fn):
-        raise SpecError.single(
-            f"nodes.{name}",
-            f"The factory of node {name!r} returned a {type(fn).__name__}, not a function",
-            source=spec.source,
-        )
-    wants_context = _takes_context(fn)
-
-    def run(
-        state: dict[str, Any], config: RunnableConfig, runtime: Runtime[RunContext]
-    ) -> dict[str, Any]:
-        conf = config.get("configurable") or {}
-        run_id = (
-            conf.get("slmgraph_run_id")
-            or conf.get("run_id")
-            or conf.get("thread_id")
-            or (config.get("metadata") or {}).get("run_id")
-            or uuid.uuid4().hex
-        )
-        # A session groups the runs of one conversation: ours, LangGraph's thread otherwise
-        # (LangGraph Studio and the server give every conversation a thread id).
-        session = (
-            conf["slmgraph_session_id"]
-            if "slmgraph_session_id" in conf
-            else conf.get("session_id") or conf.get("thread_id")
-        )
-        sink: list[dict[str, Any]] = []
-        tokens = [
-            current_run.set(str(run_id)),
-            current_session.set(str(session) if session else None),
-            current_node.set(name),
-            current_graph.set(spec.name),
-            trace_sink.set(sink),
-        ]
-        try:
-            if wants_context:
-                ctx = runtime.context if isinstance(runtime.context, RunContext) else None
-                ctx = ctx or context_for(str(conf.get("thread_id") or run_id))
-                update = dict(fn(state, ctx) or {})
-            else:
-                update = dict(fn(state) or {})
-        except SlmgraphError as exc:
-            update = {"error": f"{name}: {exc}", "failed_node": name}
-        except Exception as exc:  # a bug in a tool or agent still ends the run in a defined state
-            # The traceback is for developers (logging at DEBUG); the run's error says what broke.
-            logger.debug("node %r raised %s", name, type(exc).__name__, exc_info=True)
-            update = {"error": f"{name}: {type(exc).__name__}: {exc}", "failed_node": name}
-        finally:
-            for var, tok in zip(
-                (current_run, current_session, current_node, current_graph, trace_sink),
-                tokens,
-                strict=True,
-            ):
-                var.reset(tok)  # type: ignore[attr-defined]
-        if not sink:
-            sink.append(
-                {
-                    "node": name,
-                    "tier": tier,
-                    "size": None,
-                    "backend": None,
-                    "model": None,
-                    "tokens_in": 0,
-                    "tokens_out": 0,
-                    "latency_s": 0.0,
-                    "cost_usd": 0.0,
-                    "status": "error" if "error" in update else "ok",
-                    "error": update.get("error"),
-                    "call_id": None,
-                }
-            )
-        update["trace"] = [*update.get("trace", []), *sink]
-        update["visits"] = {name: 1}
-        return update
-
-    run.__name__ = name
-    return run
-
-
-def _made(path: str, what: str, make: Callable[[], Any], source: str | None) -> Any:
-    """Call a node or router factory; whatever it raises is a SpecError naming the YAML path
-    (a spec that validated builds, or says which part could not be built)."""
-    try:
-        return make()
-    except SpecError:
-        raise
-    except Exception as exc:
-        logger.debug("building %s failed", what, exc_info=True)
-        raise SpecError.single(
-            path, f"Building {what} failed: {type(exc).__name__}: {exc}", source=source
-        ) from None
-
-
-def _takes_context(fn: Callable[..., Any]) -> bool:
-    """Does a node function take the run context (``fn(state, ctx)``)?"""
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
-
-
-__all__ = ["BuiltGraph", "RunError", "build", "build_graph", "state_schema"]
+__all__ = ["BUILTIN_STATE", "BuiltGraph", "RunError", "build", "build_graph", "state_schema"]
