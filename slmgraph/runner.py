@@ -121,7 +121,7 @@ def run(
     started = time.perf_counter()
     try:
         final = _invoke(built, inputs, config, resume, ctx)
-    except (RunError, GraphRecursionError, Exception) as exc:
+    except Exception as exc:  # RunError, GraphRecursionError or anything: a defined end
         final = _failed(built, config, exc)
     finally:
         ctx.close()
