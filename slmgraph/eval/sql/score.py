@@ -30,10 +30,12 @@ def _hallucinated(item: Item, sql: str | None) -> bool | None:
     return bool(unknown_identifiers(tree, db.schema()))
 
 
-def score(item: Item, pred: Any, timeout_s: float) -> dict[str, Any]:
+def score(item: Item, pred: Any, timeout_s: float, extra_columns: bool = False) -> dict[str, Any]:
     """One question's record: correctness, validity (parses and executes), whether it names
     identifiers the database lacks, the error, escalation, time and the model calls."""
-    correct, error, outcome = execution_match(item.db_path, item.gold, pred.sql, timeout_s)
+    correct, error, outcome = execution_match(
+        item.db_path, item.gold, pred.sql, timeout_s, extra_columns=extra_columns
+    )
     unknown = _hallucinated(item, pred.sql)
     return {
         "id": item.id,
@@ -83,14 +85,17 @@ def evaluate(
     timeout_s: float = 30.0,
     progress: TextIO | None = sys.stderr,
     answer: bool = True,
+    extra_columns: bool = False,
 ) -> dict[str, Any]:
     """Answer and score every item not yet in ``out_dir/predictions.jsonl``, then summarise
-    (EX and the rest); ``answer=False`` only summarises what is answered."""
+    (EX and the rest); ``answer=False`` only summarises what is answered. ``extra_columns``:
+    count an answer right whose result holds the gold columns among others (see
+    :func:`slmgraph.tools.sql.match.execution_match`)."""
     return harness.evaluate(
         system,
         items,
         out_dir,
-        score=lambda item, pred: score(item, pred, timeout_s),
+        score=lambda item, pred: score(item, pred, timeout_s, extra_columns),
         summarize=summarize,
         markdown=markdown,
         progress=progress,

@@ -4,6 +4,7 @@ timeout is a mismatch. Spider's execution accuracy and ``slmgraph select``'s jud
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,9 +59,18 @@ def gold_is_ordered(gold: str, dialect: str = "sqlite") -> bool:
 
 
 def execution_match(
-    db: Path | str | Database, gold: str, pred: str | None, timeout_s: float = 30.0
+    db: Path | str | Database,
+    gold: str,
+    pred: str | None,
+    timeout_s: float = 30.0,
+    *,
+    extra_columns: bool = False,
 ) -> tuple[bool, str | None, ExecOutcome | None]:
-    """(correct, error of the prediction, its execution outcome)."""
+    """(correct, error of the prediction, its execution outcome).
+
+    ``extra_columns=True`` also accepts a result that holds the gold result's columns among
+    others (``SELECT name, count(*)`` for "which genre has the most tracks?"), as a user reads
+    an answer; Spider's EX (the default) wants the same columns."""
     if not pred:
         return False, "no SQL", None
     try:
@@ -74,6 +84,33 @@ def execution_match(
     if expected.error is not None:
         return False, f"gold query failed: {expected.error}", predicted
     assert expected.rows is not None and predicted.rows is not None
-    if gold_is_ordered(gold, database.dialect):
-        return expected.rows == predicted.rows, None, predicted
-    return Counter(map(repr, expected.rows)) == Counter(map(repr, predicted.rows)), None, predicted
+    ordered = gold_is_ordered(gold, database.dialect)
+    if same_rows(expected.rows, predicted.rows, ordered):
+        return True, None, predicted
+    if extra_columns:
+        return holds_columns(expected.rows, predicted.rows, ordered), None, predicted
+    return False, None, predicted
+
+
+def same_rows(
+    expected: list[tuple[Any, ...]], predicted: list[tuple[Any, ...]], ordered: bool
+) -> bool:
+    if ordered:
+        return expected == predicted
+    return Counter(map(repr, expected)) == Counter(map(repr, predicted))
+
+
+def holds_columns(
+    expected: list[tuple[Any, ...]], predicted: list[tuple[Any, ...]], ordered: bool
+) -> bool:
+    """Do some of the predicted columns, in some order, give exactly the expected rows?"""
+    if len(expected) != len(predicted) or not expected:
+        return False
+    width, have = len(expected[0]), len(predicted[0])
+    if width > have or have > 12:  # past 12 columns the answer is not one a user reads
+        return False
+    for cols in itertools.permutations(range(have), width):
+        projected = [tuple(r[c] for c in cols) for r in predicted]
+        if same_rows(expected, projected, ordered):
+            return True
+    return False
