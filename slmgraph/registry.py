@@ -219,9 +219,7 @@ def register_equivalence(name: str, same: Callable[[str, str], bool | None]) -> 
     EQUIVALENCES[name] = same
 
 
-def register_eval_system(
-    benchmark: str, name: str, factory: Callable[[int | None], Any]
-) -> None:
+def register_eval_system(benchmark: str, name: str, factory: Callable[[int | None], Any]) -> None:
     """A system ``slmgraph eval BENCHMARK --system NAME`` can run (``factory(n_threads)``)."""
     EVAL_SYSTEMS.setdefault(benchmark, {})[name] = factory
 

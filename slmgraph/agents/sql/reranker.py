@@ -33,6 +33,35 @@ class Params(BaseModel):
     max_tokens: int = 200
 
 
+def focus_hints(
+    hints: dict[str, dict[str, list[str]]], chosen: list[str], schema: Schema
+) -> dict[str, dict[str, list[str]]]:
+    """One place per named value: where the chosen tables hold it, only there; else in one
+    more table (a base table before a view, then in the candidates' order). A value that
+    many views repeat (Northwind's "Beverages" is in six) would otherwise pull every one of
+    them into the writer's schema."""
+    holders: dict[str, list[tuple[str, str]]] = {}
+    for table, cols in hints.items():
+        for column, values in cols.items():
+            for value in values:
+                holders.setdefault(value, []).append((table, column))
+    order = {t: i for i, t in enumerate(hints)}
+    keep: set[tuple[str, str, str]] = set()
+    for value, places in holders.items():
+        inside = [p for p in places if p[0] in chosen]
+        if not inside:
+            best = min(places, key=lambda p: (schema.tables[p[0]].kind == "view", order[p[0]]))
+            inside = [best]
+        keep.update((t, c, value) for t, c in inside)
+    out: dict[str, dict[str, list[str]]] = {}
+    for table, cols in hints.items():
+        for column, values in cols.items():
+            kept = [v for v in values if (table, column, v) in keep]
+            if kept:
+                out.setdefault(table, {})[column] = kept
+    return out
+
+
 def bridge_tables(schema: Schema, tables: list[str]) -> list[str]:
     out = list(tables)
     for i, a in enumerate(tables):
@@ -74,7 +103,9 @@ def reranker(env: NodeEnv) -> NodeFn:
         if params.hints:
             # Value linking: a candidate table holding a value the question names joins in.
             all_columns = {t: [c.name for c in schema.tables[t].columns] for t in candidates}
-            hints = value_hints(db, all_columns, str(state.get("question", "")))
+            hints = focus_hints(
+                value_hints(db, all_columns, str(state.get("question", ""))), tables, schema
+            )
             tables += [t for t in hints if t not in tables]
         if params.bridge:
             tables = bridge_tables(schema, tables)
