@@ -16,9 +16,10 @@ $(PY):
 
 # Editable install with every extra the tests use (finetune pins torch's CPU wheel);
 # llama-cpp-python from our flag-keyed wheel.
-$(STAMP): pyproject.toml scripts/install_llamacpp.sh | $(PY)
+$(STAMP): pyproject.toml scripts/install_llamacpp.sh scripts/install_system_packages.sh | $(PY)
+	bash scripts/install_system_packages.sh
 	bash scripts/install_llamacpp.sh $(PY)
-	$(PIP) install -q -e ".[dev,studio,openai,outlines,peers,embed,crypto,postgres,cluster,finetune,pii]"
+	$(PIP) install -q -e ".[dev,studio,openai,outlines,peers,embed,crypto,postgres,duckdb,mysql,cluster,finetune,pii]"
 	$(PY) -m slmgraph.pipeline.finetune --fetch-converter  # llama.cpp's GGUF LoRA converter
 	touch $(STAMP)
 

@@ -136,3 +136,40 @@ def llama_cpp_server(model: Path, log: Path) -> Iterator[str]:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextmanager
+def mariadb_server(root: Path) -> Iterator[Path]:
+    """A throwaway MariaDB server on a Unix socket under ``root`` (Debian's mariadb-server,
+    which `make setup` installs): yields the socket; root connects without a password."""
+    import shutil
+
+    install, server = shutil.which("mariadb-install-db"), shutil.which("mariadbd")
+    if install is None or server is None:
+        raise FileNotFoundError("mariadb-server is not installed (make setup installs it)")
+    data, sock = root / "data", root / "mariadb.sock"
+    subprocess.run(
+        [install, "--no-defaults", f"--datadir={data}", "--user=root",
+         "--auth-root-authentication-method=normal", "--skip-test-db"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    log = (root / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [server, "--no-defaults", f"--datadir={data}", f"--socket={sock}", "--skip-networking",
+         "--user=root", "--skip-log-bin", f"--pid-file={root / 'mariadb.pid'}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not sock.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((root / "server.log").read_text()[-2000:])
+            time.sleep(0.2)
+        yield sock
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

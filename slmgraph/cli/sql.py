@@ -10,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from slmgraph.cli._common import Commands
 from slmgraph.eval.sql import evaluate, load_split, stratified_sample
@@ -17,7 +18,10 @@ from slmgraph.eval.sql.systems import SYSTEMS, make_system
 from slmgraph.graphs.builder import build
 from slmgraph.loader import load_spec
 from slmgraph.runner import RunResult, run
+from slmgraph.tools.sql.database import engine_of, open_database
 from slmgraph.tools.sql.demo import build_demo_db, default_path
+from slmgraph.tools.sql.engine import redact
+from slmgraph.tools.sql.hooks import DATABASE
 
 
 def register(commands: Commands) -> None:
@@ -30,7 +34,12 @@ def register(commands: Commands) -> None:
         "llm tier takes over when the small model fails or is unsure.",
     )
     a.add_argument("question")
-    a.add_argument("--db", help="SQLite file (default: the demo database, built on first use)")
+    a.add_argument(
+        "--db",
+        help="a SQLite file, or a URL: duckdb:///file, postgresql://user@host/db, "
+        "mysql://user@host/db (passwords from $PGPASSWORD / $MYSQL_PWD; default: the demo "
+        "database, built on first use)",
+    )
     a.add_argument("--spec", default="query_writer", help="graph spec (default: query_writer)")
     a.add_argument(
         "--json", action="store_true", help="print one JSON object: sql, rows, answer, error, trace"
@@ -84,11 +93,15 @@ def cmd_demo_db(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parse fallbacks are not news here
     db = args.db
+    resources: dict[str, Any] = {}
     if db is None:
         db = str(default_path() if default_path().exists() else build_demo_db())
-    elif not Path(db).is_file():
+    elif engine_of(db) == "sqlite" and not Path(db).is_file():
         print(f"error: no SQLite database at {db}", file=sys.stderr)
         return 1
+    elif urlsplit(db).password:  # the state (and so Studio, traces) sees the URL without it
+        resources[DATABASE] = open_database(db)
+        db = redact(db)
     spec = load_spec(args.spec)
     if args.approve:
         for node in spec.nodes.values():
@@ -97,30 +110,45 @@ def cmd_ask(args: argparse.Namespace) -> int:
     built = build(spec, call_log=False if args.no_log else None)
     inputs = {"question": args.question, "db": db}
     thread = "ask"
-    result = run(built, inputs, thread_id=thread)
-    while result.status == "interrupted":
-        sql = result.state.get("sql", "")
-        print(f"SQL to run:\n  {sql}", file=sys.stderr)
-        try:
-            reply = input("Run it? [y]es / [n]o / or type a corrected SQL: ").strip()
-        except EOFError:  # no terminal to answer from: nothing runs unapproved
-            reply = "n"
-        if reply.lower() in ("n", "no"):
-            print("Not run.", file=sys.stderr)
+    try:
+        result: RunResult | None = run(built, inputs, thread_id=thread, resources=resources)
+        while result is not None and result.status == "interrupted":
+            result = _approve(built, result, thread, resources)
+        if result is None:
             return 1
-        edits = {} if reply.lower() in ("", "y", "yes") else {"sql": reply}
-        result = run(built, edits, thread_id=thread, resume=True)
+    finally:
+        for held in resources.values():
+            held.close()
     out = ask_result(result)
     if args.json:
         print(json.dumps(out, ensure_ascii=False, default=str, indent=2))
     else:
         print(f"SQL:    {out['sql']}")
+        if out["sql_native"] and out["sql_native"] != out["sql"]:
+            print(f"Ran:    {out['sql_native']}")
         print(f"Answer: {out['answer']}")
         if out["error"]:
             print(f"Error:  {out['error']}")
         steps = [f"{t['node']}[{t['tier']}]" if t["model"] else t["node"] for t in out["trace"]]
         print("\n" + " -> ".join(steps))
     return 0 if out["error"] is None else 1
+
+
+def _approve(
+    built: Any, result: RunResult, thread: str, resources: dict[str, Any]
+) -> RunResult | None:
+    """Show the SQL a run paused before; run it, refuse it (None) or run an edited one."""
+    sql = result.state.get("sql", "")
+    print(f"SQL to run:\n  {sql}", file=sys.stderr)
+    try:
+        reply = input("Run it? [y]es / [n]o / or type a corrected SQL: ").strip()
+    except EOFError:  # no terminal to answer from: nothing runs unapproved
+        reply = "n"
+    if reply.lower() in ("n", "no"):
+        print("Not run.", file=sys.stderr)
+        return None
+    edits = {} if reply.lower() in ("", "y", "yes") else {"sql": reply}
+    return run(built, edits, thread_id=thread, resume=True, resources=resources)
 
 
 def ask_result(result: RunResult) -> dict[str, Any]:
@@ -130,6 +158,7 @@ def ask_result(result: RunResult) -> dict[str, Any]:
     return {
         "question": state.get("question"),
         "sql": state.get("sql"),
+        "sql_native": state.get("sql_native"),
         "columns": state.get("columns") or [],
         "rows": state.get("rows") or [],
         "truncated": bool(state.get("truncated")),

@@ -25,11 +25,12 @@ from slmgraph.context import RunContext
 from slmgraph.errors import ModelError
 from slmgraph.prompts import PromptTemplate, load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
+from slmgraph.tools.sql.base import WRITE_DIALECT
 from slmgraph.tools.sql.database import Database, DatabaseError
 from slmgraph.tools.sql.examples import bank, render
 from slmgraph.tools.sql.guard import GuardError, guard
 
-DIALECT_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}
+DIALECT_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL", "duckdb": "DuckDB"}
 
 
 class Params(BaseModel):
@@ -116,7 +117,7 @@ def write_sql(
     values = {
         **state,
         "examples": shots,
-        "dialect": DIALECT_NAMES.get(schema.dialect, schema.dialect),
+        "dialect": DIALECT_NAMES[WRITE_DIALECT],  # what the grammar takes; the engine translates
         "schema": schema.ddl(columns, hints=hints if inline else None),
         "value_hints": "" if inline else hint_block(hints),
         **extra,
@@ -124,7 +125,7 @@ def write_sql(
     messages = template.render(values)
     mode = params.grammar
     mode = "structured" if mode is True else ("off" if mode is False else mode)
-    constraint = grammar_for(columns, schema.dialect, mode)
+    constraint = grammar_for(columns, WRITE_DIALECT, mode)
     assert env.model is not None
     result = env.model.complete(
         messages,
@@ -180,8 +181,8 @@ def vote(db: Database, candidates: list[str], timeout_s: float = 5.0) -> int:
     keys: list[str | None] = []
     for sql in candidates:
         try:
-            guard(sql, db.dialect)
-            rows = db.execute(sql, max_rows=200, timeout_s=timeout_s).rows
+            guard(sql, WRITE_DIALECT)
+            rows = db.execute(db.native(sql), max_rows=200, timeout_s=timeout_s).rows
             keys.append(repr(sorted(repr(list(r)) for r in rows)))
         except (GuardError, DatabaseError):
             keys.append(None)

@@ -27,7 +27,7 @@ from slmgraph.eval.sql.spider import Item
 from slmgraph.eval.sql.system import Prediction
 from slmgraph.models.catalog import resolve_model_path
 from slmgraph.spec import default_tiers
-from slmgraph.tools.sql.database import _authorizer, open_database
+from slmgraph.tools.sql.database import SQLiteDatabase, _authorizer
 from slmgraph.tools.sql.text import extract_sql
 
 _READ_PRAGMAS = {
@@ -127,7 +127,7 @@ class LangChainSQLAgent:
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
-        source = open_database(item.db_path)
+        source = SQLiteDatabase(item.db_path, sample_values=0)  # the peer runs on SQLite files
         deadline = time.monotonic() + self.max_seconds
 
         def connect() -> sqlite3.Connection:

@@ -13,6 +13,7 @@ from slmgraph.eval import harness
 from slmgraph.eval.harness import System
 from slmgraph.eval.sql.report import markdown, summarize
 from slmgraph.eval.sql.spider import Item
+from slmgraph.tools.sql.base import WRITE_DIALECT
 from slmgraph.tools.sql.check import unknown_identifiers
 from slmgraph.tools.sql.database import open_database
 from slmgraph.tools.sql.match import execution_match
@@ -24,7 +25,7 @@ def _hallucinated(item: Item, sql: str | None) -> bool | None:
         return None
     db = open_database(item.db_path)
     try:
-        tree = sqlglot.parse_one(sql, read=db.dialect)
+        tree = sqlglot.parse_one(sql, read=WRITE_DIALECT)
     except sqlglot.errors.SqlglotError:
         return None
     return bool(unknown_identifiers(tree, db.schema()))

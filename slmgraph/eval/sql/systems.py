@@ -31,6 +31,7 @@ from slmgraph.registry import EVAL_SYSTEMS, register_eval_system
 from slmgraph.runner import run
 from slmgraph.spec import GraphSpec, TierSpec, default_tiers
 from slmgraph.tiers import TierRegistry, trace_sink
+from slmgraph.tools.sql.base import WRITE_DIALECT
 from slmgraph.tools.sql.database import open_database
 from slmgraph.tools.sql.text import extract_sql
 
@@ -52,7 +53,7 @@ def _tiers(n_threads: int | None) -> dict[str, Any]:
     return tiers
 
 
-#: ``{dialect}`` is the database's (SQLite for Spider).
+#: ``{dialect}`` is the one models write (SQLite); each engine translates it.
 ZEROSHOT_SYSTEM = (
     "You write {dialect} queries. Answer the question with one SQL query over the "
     "database below. Answer with the SQL query only."
@@ -83,7 +84,7 @@ class ZeroShot:
     def predict(self, item: Item) -> Prediction:
         db = open_database(item.db_path)
         schema = db.schema()
-        dialect = DIALECT_NAMES.get(db.dialect, db.dialect)
+        dialect = DIALECT_NAMES[WRITE_DIALECT]  # the engine translates what the model writes
         messages: list[Message] = [
             {"role": "system", "content": ZEROSHOT_SYSTEM.format(dialect=dialect)},
             {

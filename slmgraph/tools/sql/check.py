@@ -17,6 +17,7 @@ from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
+from slmgraph.tools.sql.base import WRITE_DIALECT
 from slmgraph.tools.sql.guard import GuardError, guard
 from slmgraph.tools.sql.schema import Schema
 
@@ -98,7 +99,7 @@ def _misplaced_columns(tree: exp.Expression, schema: Schema) -> str | None:
 def check_sql(sql: str, schema: Schema) -> CheckResult:
     """Guard + qualify. ``error`` is phrased for the query fixer."""
     try:
-        tree = guard(sql, schema.dialect)
+        tree = guard(sql, WRITE_DIALECT)
     except GuardError as err:
         return CheckResult(False, sql, err.reason, err.kind)
     unknown = unknown_identifiers(tree, schema)
@@ -107,8 +108,8 @@ def check_sql(sql: str, schema: Schema) -> CheckResult:
         mapping: dict[str, object] = dict(schema.mapping())
         qualify(
             tree.copy(),
-            schema=MappingSchema(mapping, dialect=schema.dialect),
-            dialect=schema.dialect,
+            schema=MappingSchema(mapping, dialect=WRITE_DIALECT),
+            dialect=WRITE_DIALECT,
             validate_qualify_columns=True,
             quote_identifiers=False,
         )

@@ -1,10 +1,13 @@
-"""Databases behind one interface; SQLite implemented.
+"""Databases behind one interface: SQLite here; DuckDB, PostgreSQL and MySQL/MariaDB in their
+own modules (``duckdb_db``, ``postgres_db``, ``mysql_db``, sharing ``engine``).
+:func:`open_database` takes a SQLite path or a URL (``sqlite:///``, ``duckdb:///``,
+``postgresql://``, ``mysql://``/``mariadb://``).
 
-Execution is read-only three times over: the statement has passed the AST guard (guard.py), the
-connection is opened read-only (SQLite ``mode=ro`` URI plus ``PRAGMA query_only``), and an
-authorizer refuses every action but reading, selecting and calling functions (no ATTACH,
-PRAGMA, writes or ``load_extension``, whatever got past the parser). Each query has a row limit
-and a wall-clock timeout.
+SQLite's execution is read-only three times over: the statement has passed the AST guard
+(guard.py), the connection is opened read-only (SQLite ``mode=ro`` URI plus ``PRAGMA
+query_only``), and an authorizer refuses every action but reading, selecting and calling
+functions (no ATTACH, PRAGMA, writes or ``load_extension``, whatever got past the parser).
+Each query has a row limit and a wall-clock timeout.
 """
 
 from __future__ import annotations
@@ -14,37 +17,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
-from slmgraph.errors import SlmgraphError
+from slmgraph.tools.sql.base import Database, DatabaseError, ExecResult
+from slmgraph.tools.sql.duckdb_db import DuckDBDatabase
+from slmgraph.tools.sql.mysql_db import MySQLDatabase
+from slmgraph.tools.sql.postgres_db import PostgresDatabase
 from slmgraph.tools.sql.schema import Column, ForeignKey, Schema, Table
-
-
-class DatabaseError(SlmgraphError):
-    """The database refused or failed a statement; ``message`` is fit for a repair prompt."""
-
-
-@dataclass
-class ExecResult:
-    columns: list[str]
-    rows: list[list[Any]]
-    truncated: bool = False
-    elapsed_s: float = 0.0
-
-
-class Database(Protocol):
-    dialect: str
-
-    @property
-    def name(self) -> str: ...
-
-    def schema(self) -> Schema: ...
-
-    def execute(self, sql: str, *, max_rows: int = 200, timeout_s: float = 10.0) -> ExecResult: ...
-
-    def distinct_values(self, table: str, column: str, limit: int = 2000) -> list[str]: ...
-
 
 # sqlite3 authorizer action codes that a read-only query may need.
 _ALLOWED_ACTIONS = {
@@ -94,6 +74,12 @@ class SQLiteDatabase:
     @property
     def name(self) -> str:
         return self.path.stem
+
+    def native(self, sql: str) -> str:
+        return sql  # models write SQLite's flavour: nothing to translate
+
+    def close(self) -> None:
+        """Nothing to close: each statement opens and closes its own connection."""
 
     def connect(self) -> sqlite3.Connection:
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
@@ -235,19 +221,54 @@ def _short(value: Any, limit: int = 40) -> str:
 _CACHE: dict[tuple[str, float], SQLiteDatabase] = {}
 _CACHE_LOCK = threading.Lock()
 
+#: URL schemes by engine (SQLAlchemy's, with its ``+driver`` suffixes accepted).
+SCHEMES = {
+    "sqlite": "sqlite",
+    "duckdb": "duckdb",
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
 
-def open_database(target: str | Path) -> SQLiteDatabase:
-    """A database from a path or URL (``sqlite:///path``). Introspection is cached per file
-    version (path and modification time) for the life of the process."""
+
+def engine_of(target: str | Path) -> str:
+    """``sqlite``, ``duckdb``, ``postgres`` or ``mysql`` for a path or URL (DatabaseError for
+    a scheme slmgraph does not know)."""
     text = str(target)
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///") :]
-    elif "://" in text:
-        scheme = text.split("://", 1)[0]
+    if "://" not in text:
+        return "duckdb" if text.endswith((".duckdb", ".ddb")) else "sqlite"
+    scheme = text.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme not in SCHEMES:
         raise DatabaseError(
-            f"database URLs of kind {scheme!r} are not supported yet (SQLite files are)"
+            f"unknown database URL scheme {scheme!r}: use a SQLite file, or sqlite:///, "
+            "duckdb:///, postgresql://, mysql:// or mariadb://"
         )
-    path = Path(text).expanduser()
+    return SCHEMES[scheme]
+
+
+def _file_of(text: str) -> Path:
+    """The file of ``sqlite:///rel``, ``sqlite:////abs`` (SQLAlchemy's convention) or a path."""
+    if "://" in text:
+        text = text.split("://", 1)[1]
+        text = text[1:] if text.startswith("/") else text
+    return Path(text).expanduser()
+
+
+def open_database(target: str | Path) -> Database:
+    """A database from a path or URL. SQLite introspection is cached per file version (path
+    and modification time) for the life of the process; a server's (and DuckDB's) for
+    ``$SLMGRAPH_SCHEMA_TTL_S`` seconds. Server passwords belong in ``$PGPASSWORD`` or
+    ``$MYSQL_PWD``; one in the URL works too and is never shown."""
+    text = str(target)
+    engine = engine_of(text)
+    if engine == "postgres":
+        return PostgresDatabase(text.replace("+psycopg", "", 1))
+    if engine == "mysql":
+        return MySQLDatabase(text.replace("+pymysql", "", 1))
+    if engine == "duckdb":
+        return DuckDBDatabase(_file_of(text))
+    path = _file_of(text)
     if not path.is_file():
         raise DatabaseError(f"no SQLite database at {path}")
     key = (str(path.resolve()), path.stat().st_mtime)
@@ -255,3 +276,16 @@ def open_database(target: str | Path) -> SQLiteDatabase:
         if key not in _CACHE:
             _CACHE[key] = SQLiteDatabase(path)
         return _CACHE[key]
+
+
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "DuckDBDatabase",
+    "ExecResult",
+    "MySQLDatabase",
+    "PostgresDatabase",
+    "SQLiteDatabase",
+    "engine_of",
+    "open_database",
+]

@@ -29,6 +29,7 @@ from slmgraph.registry import (
     register_shape,
     register_validator,
 )
+from slmgraph.tools.sql.base import WRITE_DIALECT
 from slmgraph.tools.sql.database import Database, DatabaseError, open_database
 from slmgraph.tools.sql.guard import guard
 from slmgraph.tools.sql.match import execution_match
@@ -40,17 +41,22 @@ DATABASE = "sql.database"
 def _open(state: Mapping[str, Any]) -> Database:
     target = state.get("db")
     if not target:
-        raise RunError("no database given: set the state key 'db' to a SQLite file")
+        raise RunError("no database given: set the state key 'db' to a SQLite file or a URL")
     try:
         return open_database(str(target))
     except DatabaseError as exc:
         raise RunError(str(exc)) from None
 
 
+def _close(db: Database) -> None:
+    db.close()
+
+
 register_resource(
     DATABASE,
     _open,
-    description="The run's database, from the state key 'db'",
+    _close,
+    description="The run's database, from the state key 'db' (a SQLite file or a URL)",
     reads=("db",),
 )
 
@@ -67,8 +73,8 @@ def sql_executes(value: Any, state: Mapping[str, Any], ctx: RunContext) -> str |
     db = ctx.resource(DATABASE, state)
     try:
         sql = extract_sql(str(value))
-        guard(sql, db.dialect)
-        db.execute(sql, max_rows=1, timeout_s=10.0)
+        guard(sql, WRITE_DIALECT)
+        db.execute(db.native(sql), max_rows=1, timeout_s=10.0)
     except SlmgraphError as exc:
         return str(exc)
     return None

@@ -13,6 +13,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from slmgraph.tools.sql.base import WRITE_DIALECT
 from slmgraph.tools.sql.database import Database, DatabaseError, open_database
 from slmgraph.tools.sql.guard import GuardError, guard
 
@@ -33,8 +34,8 @@ def run_sql(
     """Guard and run one statement read-only; its rows normalised for comparison."""
     try:
         database = _database(db)
-        guard(sql, database.dialect)
-        result = database.execute(sql, max_rows=max_rows, timeout_s=timeout_s)
+        guard(sql, WRITE_DIALECT)  # gold and predicted SQL are SQLite's flavour, like Spider's
+        result = database.execute(database.native(sql), max_rows=max_rows, timeout_s=timeout_s)
     except (GuardError, DatabaseError) as exc:
         return ExecOutcome(None, str(exc))
     return ExecOutcome([tuple(_norm(v) for v in r) for r in result.rows], None)
@@ -84,7 +85,7 @@ def execution_match(
     if expected.error is not None:
         return False, f"gold query failed: {expected.error}", predicted
     assert expected.rows is not None and predicted.rows is not None
-    ordered = gold_is_ordered(gold, database.dialect)
+    ordered = gold_is_ordered(gold, WRITE_DIALECT)
     if same_rows(expected.rows, predicted.rows, ordered):
         return True, None, predicted
     if extra_columns:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from slmgraph.context import RunContext
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_tool
+from slmgraph.tools.sql.base import WRITE_DIALECT
 from slmgraph.tools.sql.check import check_sql
 from slmgraph.tools.sql.database import DatabaseError
 from slmgraph.tools.sql.guard import GuardError, guard
@@ -113,6 +114,11 @@ class ExecuteParams(BaseModel):
     min_agreement: float = Field(
         0.5, ge=0, le=1, description="With samples: below this share agreeing, unsure"
     )
+    native_key: str | None = Field(
+        None,
+        description="State key for the SQL as the database ran it, in its own dialect (the "
+        "models write SQLite's; on SQLite the two are the same)",
+    )
     escalate_from: list[str] = Field(
         default_factory=lambda: ["write_sql", "fix_sql"],
         description="Nodes whose SQL may be escalated when unsure",
@@ -145,6 +151,7 @@ def _key(rows: list[list[Any]]) -> list[str]:
         "outcome",
         "confidence",
         "attempts",
+        *([p.native_key] if p.native_key else []),
     ],
     description="Run the SQL read-only (guarded, row limit, timeout); judge confidence",
 )
@@ -155,8 +162,9 @@ def execute(env: NodeEnv) -> NodeFn:
         db = run_database(ctx, state, env.name)
         sql = str(state.get("sql") or "")
         try:
-            guard(sql, db.dialect)  # again: a human may have edited the SQL at an interrupt
-            result = db.execute(sql, max_rows=params.max_rows, timeout_s=params.timeout_s)
+            guard(sql, WRITE_DIALECT)  # again: a human may have edited the SQL at an interrupt
+            native = db.native(sql)  # the engine's dialect (SQLite: the SQL as written)
+            result = db.execute(native, max_rows=params.max_rows, timeout_s=params.timeout_s)
         except (GuardError, DatabaseError) as exc:
             msg = str(exc)
             return {
@@ -178,6 +186,8 @@ def execute(env: NodeEnv) -> NodeFn:
             "outcome": outcome,
             "confidence": confidence,
         }
+        if params.native_key:
+            update[params.native_key] = native
         if outcome != "ok":
             update["attempts"] = [
                 {"node": env.name, "note": "unsure: " + "; ".join(confidence["reasons"])}
@@ -201,8 +211,10 @@ def _confidence(state: State, db: Any, params: ExecuteParams, rows: list[Any]) -
         agree = 0
         for s in samples:
             try:
-                guard(s, db.dialect)
-                other = db.execute(s, max_rows=params.max_rows, timeout_s=params.timeout_s)
+                guard(s, WRITE_DIALECT)
+                other = db.execute(
+                    db.native(s), max_rows=params.max_rows, timeout_s=params.timeout_s
+                )
                 agree += _key([list(r) for r in other.rows]) == main
             except (GuardError, DatabaseError):
                 pass

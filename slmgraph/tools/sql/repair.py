@@ -26,6 +26,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from slmgraph.tools.sql.base import WRITE_DIALECT
 from slmgraph.tools.sql.schema import Schema, quote_ident
 
 
@@ -80,7 +81,7 @@ def repair_columns(sql: str, schema: Schema) -> tuple[str, list[str]] | None:
     """The statement with misplaced columns repaired, and one note per change; None when
     nothing could be repaired (or nothing needed it)."""
     try:
-        tree = sqlglot.parse_one(sql, read=schema.dialect)
+        tree = sqlglot.parse_one(sql, read=WRITE_DIALECT)
         scopes = traverse_scope(tree)
     except (SqlglotError, RecursionError):
         return None
@@ -140,7 +141,7 @@ def repair_columns(sql: str, schema: Schema) -> tuple[str, list[str]] | None:
                 f"{quote_ident(other)}" + (f" AS {new}" if new != other else ""),
                 on=f"{quote_ident(alias)}.{quote_ident(mine_col)} = "
                 f"{quote_ident(new)}.{quote_ident(other_col)}",
-                dialect=schema.dialect,
+                dialect=WRITE_DIALECT,
                 copy=False,
             )
             # With a second table, unqualified columns of the first must say where they live.
@@ -154,4 +155,4 @@ def repair_columns(sql: str, schema: Schema) -> tuple[str, list[str]] | None:
             notes.append(f"{name}: joined {other} on {alias}.{mine_col} = {new}.{other_col}")
     if not notes:
         return None
-    return tree.sql(dialect=schema.dialect), notes
+    return tree.sql(dialect=WRITE_DIALECT), notes

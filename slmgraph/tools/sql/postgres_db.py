@@ -1,0 +1,105 @@
+"""PostgreSQL through psycopg 3: every statement in its own read-only transaction (rolled back)
+with ``statement_timeout``, on a session that defaults to read-only; connect as a role that
+can only SELECT (``docs``: ``GRANT SELECT``), which no statement can get past. The password
+comes from ``$PGPASSWORD`` (or a ``.pgpass`` file); a URL's own is accepted and never shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slmgraph.tools.sql.base import DatabaseError
+from slmgraph.tools.sql.engine import Catalog, EngineDatabase, db_name_of, redact
+
+_TABLES = """
+SELECT c.relname, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'view' ELSE 'table' END
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')
+  AND has_table_privilege(c.oid, 'SELECT')
+ORDER BY c.relname
+"""
+_COLUMNS = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary
+               AND a.attnum = ANY (i.indkey))
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')
+  AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY c.relname, a.attnum
+"""
+_FOREIGN_KEYS = """
+SELECT c.relname, a.attname, rc.relname, ra.attname
+FROM pg_constraint k
+JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_class rc ON rc.oid = k.confrelid
+CROSS JOIN LATERAL unnest(k.conkey, k.confkey) AS u(col, ref)
+JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.col
+JOIN pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = u.ref
+WHERE k.contype = 'f' AND n.nspname = current_schema()
+"""
+
+
+class PostgresDatabase(EngineDatabase):
+    dialect = "postgres"
+    bare_columns = "MIN"  # ANY_VALUE only since PostgreSQL 16; MIN reads the same on one value
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url.replace("postgres://", "postgresql://", 1), db_name_of(url))
+
+    def _connect(self) -> Any:
+        try:
+            import psycopg  # the optional 'postgres' extra
+        except ImportError as exc:
+            raise DatabaseError(
+                "a PostgreSQL database needs psycopg: pip install 'slmgraph[postgres]'"
+            ) from exc
+        try:
+            conn = psycopg.connect(self.url, connect_timeout=10, autocommit=True)
+            conn.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as exc:
+            raise DatabaseError(
+                f"cannot connect to {redact(self.url)}: {_first_line(exc)}"
+            ) from None
+        return conn
+
+    def _catalog(self) -> Catalog:
+        tables = [(str(n), str(k)) for n, k in self._rows(_TABLES, 100_000)]
+        names = {t for t, _ in tables}
+        columns = [
+            (str(t), str(c), str(ty), bool(nn), bool(pk))
+            for t, c, ty, nn, pk in self._rows(_COLUMNS, 1_000_000)
+            if t in names
+        ]
+        fks = [
+            (str(t), str(c), str(rt), str(rc))
+            for t, c, rt, rc in self._rows(_FOREIGN_KEYS, 100_000)
+            if t in names
+        ]
+        return Catalog(tables, columns, fks)
+
+    def _run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any]]:
+        import psycopg
+
+        conn = self.conn
+        try:
+            with conn.transaction(force_rollback=True):
+                conn.execute("SET TRANSACTION READ ONLY")
+                conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+                cur = conn.execute(sql.encode())  # guarded SQL as bytes: not a query template
+                rows = cur.fetchmany(max_rows + 1)
+                columns = [d.name for d in cur.description or []]
+        except psycopg.errors.QueryCanceled:
+            raise DatabaseError(f"query exceeded the {timeout_s:g} s timeout") from None
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise DatabaseError(
+                f"refused by the database's privileges: {_first_line(exc)}"
+            ) from None
+        except psycopg.Error as exc:
+            if conn.closed:
+                self._conn = None  # a dropped connection is opened again next time
+            raise DatabaseError(_first_line(exc)) from None
+        return columns, rows
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().split("\n")[0]
