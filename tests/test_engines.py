@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from servers import mariadb_server
 from slmgraph import load_spec, run
+from slmgraph.testing.servers import mariadb_server
 from slmgraph.tools.sql.base import DatabaseError
 from slmgraph.tools.sql.database import engine_of, open_database
 from slmgraph.tools.sql.demo import build_demo_db
@@ -96,6 +96,14 @@ QUERIES = [
     "SELECT name || ' (' || city || ')' FROM customers ORDER BY customer_id LIMIT 2",
     "SELECT avg(price) FROM products WHERE stock > 10",
     "SELECT status, count(*) FROM orders GROUP BY status ORDER BY status",
+    # a double-quoted name that no table has is a string in SQLite
+    'SELECT count(*) FROM orders WHERE status = "shipped"',
+    # an aggregate beside a bare column, no GROUP BY (one row either way)
+    "SELECT max(price), count(name) FROM products",
+    # an alias spelt in two cases (SQLite ignores case in names)
+    "SELECT t1.name FROM products AS T1 WHERE T1.price > 10 ORDER BY t1.name",
+    # SUM of a whole-number column: a DECIMAL on PostgreSQL and MySQL, a number here
+    "SELECT sum(stock) FROM products",
 ]
 
 
@@ -132,6 +140,15 @@ def test_sqlite_flavoured_sql_returns_sqlites_rows(url: str, shop: Path, sql: st
 
     assert norm(got) == norm(expected), db.native(sql)
     assert execution_match(db, sql, sql)[0]
+
+
+def test_an_answer_on_an_engine_is_judged_against_the_gold_on_sqlite(
+    url: str, shop: Path
+) -> None:
+    sql = "SELECT city, count(*) FROM customers GROUP BY city"
+    assert execution_match(url, sql, sql, gold_db=shop)[0]
+    wrong = "SELECT city FROM customers"
+    assert not execution_match(url, sql, wrong, gold_db=shop)[0]
 
 
 @pytest.mark.parametrize(

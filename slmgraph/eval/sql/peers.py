@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 from slmgraph.errors import SlmgraphError
@@ -127,7 +128,7 @@ class LangChainSQLAgent:
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
-        source = SQLiteDatabase(item.db_path, sample_values=0)  # the peer runs on SQLite files
+        source = SQLiteDatabase(Path(item.db_path), sample_values=0)  # the peer: SQLite files
         deadline = time.monotonic() + self.max_seconds
 
         def connect() -> sqlite3.Connection:

@@ -35,8 +35,9 @@ def score(item: Item, pred: Any, timeout_s: float, extra_columns: bool = False) 
     """One question's record: correctness, validity (parses and executes), whether it names
     identifiers the database lacks, the error, escalation, time and the model calls."""
     correct, error, outcome = execution_match(
-        item.db_path, item.gold, pred.sql, timeout_s, extra_columns=extra_columns
-    )
+        item.db_path, item.gold, pred.sql, timeout_s, extra_columns=extra_columns,
+        gold_db=item.gold_db,
+    )  # fmt: skip
     unknown = _hallucinated(item, pred.sql)
     return {
         "id": item.id,

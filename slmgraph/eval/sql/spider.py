@@ -18,7 +18,11 @@ class Item:
     question: str
     gold: str
     hardness: str
-    db_path: Path
+    #: The database the system answers on: a SQLite file, or a URL of another engine.
+    db_path: Path | str
+    #: Where the gold query runs, when not on ``db_path`` (the same data on SQLite: an engine's
+    #: answer is judged against the reference engine's result).
+    gold_db: Path | str | None = None
 
 
 def load_split(data_dir: str | Path, split: str = "dev") -> list[Item]:

@@ -12,6 +12,7 @@ the translation differs. The SQL that ran is the state's ``sql_native``.
 
 from __future__ import annotations
 
+import decimal
 import os
 import re
 import threading
@@ -215,14 +216,34 @@ class EngineDatabase(ABC):
         with self._lock:
             columns, rows = self._run(sql, max_rows, timeout_s)
         truncated = len(rows) > max_rows
-        return ExecResult(
-            columns, [list(r) for r in rows[:max_rows]], truncated, time.perf_counter() - start
-        )
+        values = [[_plain(v) for v in r] for r in rows[:max_rows]]
+        return ExecResult(columns, values, truncated, time.perf_counter() - start)
 
 
 def spell(tree: exp.Expr, schema: Schema) -> None:
     """Rename tables and columns in ``tree`` to the schema's spelling (engines that fold case
-    or compare quoted names exactly need it); unknown names are left as written."""
+    or compare quoted names exactly need it); unknown names are left as written, except that a
+    double-quoted name no table has and no alias defines is a string, as SQLite reads it
+    (``WHERE name = "Rock"``)."""
+    outputs = {a.alias.lower() for a in tree.find_all(exp.Alias) if a.alias}
+    for column in list(tree.find_all(exp.Column)):
+        ident = column.this
+        if (
+            isinstance(ident, exp.Identifier)
+            and ident.quoted
+            and not column.table
+            and column.name.lower() not in outputs
+            and not any(t.column(column.name) for t in schema.tables.values())
+        ):
+            column.replace(exp.Literal.string(column.name))
+    # Aliases compare without case in SQLite (``t2`` defined, ``T2.id`` used): one spelling.
+    spelt: dict[str, str] = {}
+    for alias in tree.find_all(exp.TableAlias):
+        if alias.name:
+            spelt.setdefault(alias.name.lower(), alias.name)
+    for column in tree.find_all(exp.Column):
+        if column.table and column.table.lower() in spelt:
+            column.set("table", exp.to_identifier(spelt[column.table.lower()]))
     aliases: dict[str, str] = {}
     for table in tree.find_all(exp.Table):
         canonical = schema.canonical(table.name)
@@ -249,15 +270,18 @@ _AGGREGATES = (exp.AggFunc,)
 
 
 def wrap_bare_columns(tree: exp.Expr, aggregate: str) -> None:
-    """In each grouped SELECT, wrap the columns of its projections, HAVING and ORDER BY that are
-    neither grouped nor inside an aggregate in ``aggregate(...)``: ``SELECT name ... GROUP BY
-    id`` (SQLite's reading: the name of the group) runs on engines that refuse bare columns."""
+    """In each grouped SELECT (GROUP BY, or an aggregate in its projections), wrap the columns
+    of its projections, HAVING and ORDER BY that are neither grouped nor inside an aggregate in
+    ``aggregate(...)``: ``SELECT name ... GROUP BY id`` and ``SELECT max(a), b FROM t``
+    (SQLite's reading: a value of the group) run on engines that refuse bare columns."""
     for select in list(tree.find_all(exp.Select)):
         group = select.args.get("group")
-        if group is None:
+        aggregated = any(e.find(*_AGGREGATES) is not None for e in select.expressions)
+        if group is None and not aggregated:
             continue
-        grouped = {g.sql().lower() for g in group.expressions}
-        grouped |= {c.name.lower() for g in group.expressions for c in g.find_all(exp.Column)}
+        keys = group.expressions if group is not None else []
+        grouped = {g.sql().lower() for g in keys}
+        grouped |= {c.name.lower() for g in keys for c in g.find_all(exp.Column)}
         parts: list[exp.Expr] = list(select.expressions)
         for key in ("having", "order"):
             if select.args.get(key) is not None:
@@ -275,6 +299,13 @@ def wrap_bare_columns(tree: exp.Expr, aggregate: str) -> None:
                     column.replace(exp.alias_(wrapped, column.name))
                 else:
                     column.replace(wrapped)
+
+
+def _plain(value: Any) -> Any:
+    """Values as SQLite returns them: a DECIMAL (PostgreSQL's AVG, MySQL's SUM) as a number."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def _short(value: Any, limit: int = 40) -> str:

@@ -2,9 +2,10 @@
 tables, columns, keys and rows, so one question set measures every engine side by side (the
 tests' fixtures, ``benchmarks/engines.py``'s Spider databases).
 
-Types follow SQLite's affinity (INTEGER -> BIGINT, REAL -> DOUBLE, else text) unless a column's
-values do not fit the type (Spider's data is not always what its schema says), in which case the
-column is text. A primary key the data violates is left out, as is a foreign key the data
+Types follow the values, as SQLite's comparisons do: a column whose values are all integers
+(or text that reads back as one, like ``'2014'``) is BIGINT, all numbers DOUBLE, else text —
+Spider's data is not always what its schema says, and strict engines refuse to compare text
+with numbers. A primary key the data violates is left out, as is a foreign key the data
 violates or the engine cannot hold (PostgreSQL and MySQL want the referenced columns unique);
 :class:`Loaded` says what was left out. Loading needs a role that may create tables, unlike the
 query-writer, which should connect as one that may only SELECT.
@@ -56,19 +57,35 @@ class _Table:
     rows: list[tuple[Any, ...]]
 
 
+def _as_number(value: Any) -> int | float | None:
+    """A value as SQLite's numeric affinity would store it: numbers, and text that reads back
+    the same (``'2014'``, not ``'02134'``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    for cast in (int, float):
+        try:
+            number = cast(text)
+        except ValueError:
+            continue
+        if str(number) == text:
+            return number
+    return None
+
+
 def _kind(declared: str, values: list[Any]) -> str:
+    """A column's type on a strict engine, from its values: SQLite compares a text column
+    holding '2014' with the number 2014; PostgreSQL and DuckDB refuse unless it is a number."""
     present = [v for v in values if v is not None]
     if any(isinstance(v, bytes) for v in present):
         return "blob" if all(isinstance(v, bytes) for v in present) else "text"
-    t = declared.upper()
-    if "INT" in t and all(isinstance(v, int) for v in present):
-        return "int"
-    if any(k in t for k in ("REAL", "FLOA", "DOUB", "NUM", "DEC")) and all(
-        isinstance(v, int | float) for v in present
-    ):
-        return "real"
-    if not t and present and all(isinstance(v, int) for v in present):
-        return "int"
+    numbers = [_as_number(v) for v in present]
+    if present and all(n is not None for n in numbers):
+        return "int" if all(isinstance(n, int) for n in numbers) else "real"
+    if not present and any(k in declared.upper() for k in ("INT", "REAL", "FLOA", "DOUB", "NUM")):
+        return "int" if "INT" in declared.upper() else "real"
     return "text"
 
 
@@ -176,6 +193,7 @@ def load_sqlite(source: str | Path, target: str, *, replace: bool = True) -> Loa
                 t.pk = []
             keys_of[t.name] = {c.lower() for c in t.pk}
         order = _parents_first(tables)
+        by_name = {t.name: t for t in tables}
         created: set[str] = set()
         for t in order:
             key_cols = set(t.pk) | {c for cols, _, _ in t.fks for c in cols}
@@ -184,7 +202,14 @@ def load_sqlite(source: str | Path, target: str, *, replace: bool = True) -> Loa
             if engine == "duckdb":  # DuckDB takes foreign keys only in CREATE TABLE
                 for cols, ref, ref_cols in t.fks:
                     what = f"{t.name} ({', '.join(cols)}) -> {ref} ({', '.join(ref_cols)})"
-                    if ref not in created or {c.lower() for c in ref_cols} != keys_of[ref]:
+                    kinds = {c[0]: c[1] for c in t.columns}
+                    ref_kinds = {c[0]: c[1] for c in by_name[ref].columns}
+                    same = all(
+                        kinds[c] == ref_kinds[r] for c, r in zip(cols, ref_cols, strict=True)
+                    )
+                    if not same:
+                        loaded.left_out.append(f"foreign key {what}: the types differ")
+                    elif ref not in created or {c.lower() for c in ref_cols} != keys_of[ref]:
                         loaded.left_out.append(
                             f"foreign key {what}: DuckDB needs it in CREATE TABLE, after the "
                             "table it references, on that table's primary key"
@@ -321,6 +346,8 @@ def _cast(value: Any, kind: str) -> Any:
         return None
     if kind == "text" and not isinstance(value, str):
         return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if kind in ("int", "real") and isinstance(value, str):
+        return _as_number(value)
     return value
 
 

@@ -49,6 +49,19 @@ def _norm(v: Any) -> Any:
     return v
 
 
+def _numeric(value: Any) -> Any:
+    """Text that reads back as a number, as that number (``'2014'``, not ``'02134'``)."""
+    if isinstance(value, str):
+        for cast in (int, float):
+            try:
+                number = cast(value)
+            except ValueError:
+                continue
+            if str(number) == value:
+                return _norm(number)
+    return value
+
+
 def gold_is_ordered(gold: str, dialect: str = "sqlite") -> bool:
     try:
         tree = sqlglot.parse_one(gold, read=dialect)
@@ -66,12 +79,14 @@ def execution_match(
     timeout_s: float = 30.0,
     *,
     extra_columns: bool = False,
+    gold_db: Path | str | Database | None = None,
 ) -> tuple[bool, str | None, ExecOutcome | None]:
     """(correct, error of the prediction, its execution outcome).
 
     ``extra_columns=True`` also accepts a result that holds the gold result's columns among
     others (``SELECT name, count(*)`` for "which genre has the most tracks?"), as a user reads
-    an answer; Spider's EX (the default) wants the same columns."""
+    an answer; Spider's EX (the default) wants the same columns. ``gold_db``: run the gold
+    query there instead (the same data on the reference engine)."""
     if not pred:
         return False, "no SQL", None
     try:
@@ -81,7 +96,12 @@ def execution_match(
     predicted = run_sql(database, pred, timeout_s)
     if predicted.error is not None:
         return False, predicted.error, predicted
-    expected = run_sql(database, gold, timeout_s)
+    expected = run_sql(database if gold_db is None else _database(gold_db), gold, timeout_s)
+    if gold_db is not None and expected.rows is not None and predicted.rows is not None:
+        # Across engines a number may come back as text on one side ('2014' on SQLite, where
+        # the column was declared text; 2014 where it was loaded as a number): the same value.
+        expected = ExecOutcome([tuple(map(_numeric, r)) for r in expected.rows], None)
+        predicted = ExecOutcome([tuple(map(_numeric, r)) for r in predicted.rows], None)
     if expected.error is not None:
         return False, f"gold query failed: {expected.error}", predicted
     assert expected.rows is not None and predicted.rows is not None
