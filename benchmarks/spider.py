@@ -32,11 +32,27 @@ HERE = Path(__file__).parent
 DEFAULT_SYSTEMS = [
     "zeroshot-0.5b",
     "zeroshot-1.5b",
-    "langchain-sql-agent-0.5b",
     "slmgraph-slm",
     "slmgraph-slm-nogrammar",
     "slmgraph-cascade",
 ]
+#: What a user would pick today with another framework on the same models (eval/sql/peers/).
+PEERS = [
+    "langchain-sql-chain-0.5b",
+    "vanna-0.5b",
+    "llamaindex-0.5b",
+    "langchain-sql-agent-0.5b",
+    "langchain-sql-agent-1.5b",
+]
+#: Published Spider dev figures to read ours against (not run here; full dev set, 1034).
+ANCHORS = [
+    {"system": "SLM-SQL, Qwen2.5-Coder-0.5B after SFT + RL, 16 samples", "ex": 0.706,
+     "metric": "Spider dev EX", "source": "SLM-SQL (Sheng & Xu, 2025)"},
+    {"system": "SLM-SQL, the same with its corrective self-consistency", "ex": 0.721,
+     "metric": "Spider dev EX", "source": "SLM-SQL (Sheng & Xu, 2025)"},
+    {"system": "CodeS-1B, fine-tuned", "ex": 0.779, "metric": "Spider dev EX",
+     "source": "CodeS (Li et al., SIGMOD 2024)"},
+]  # fmt: skip
 
 
 def plot(summaries: list[dict], path: Path) -> None:
@@ -89,7 +105,8 @@ def main() -> None:
     ap.add_argument(
         "--systems",
         default=",".join(DEFAULT_SYSTEMS),
-        help=f"comma-separated, of: {', '.join(SYSTEMS)}",
+        help=f"comma-separated, of: {', '.join(SYSTEMS)} (default: ours and the baselines; "
+        f"the peers: {','.join(PEERS)})",
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", default=str(HERE / "runs" / "spider"))
@@ -136,6 +153,7 @@ PAIRS = (
     ("slmgraph-cascade", "zeroshot-1.5b"),
     ("slmgraph-cascade", "slmgraph-slm"),
     ("slmgraph-slm", "slmgraph-slm-nogrammar"),
+    *(("slmgraph-slm", peer) for peer in PEERS),
 )
 
 
@@ -157,7 +175,7 @@ def comparisons(dirs: dict[str, Path], items: list) -> list[dict]:
 
 def micro_results() -> dict[str, dict]:
     out = {}
-    for name in ("overhead", "constrained-decoding", "table-linking"):
+    for name in ("overhead", "constrained-decoding", "table-linking", "engines"):
         path = HERE / "results" / f"{name}-latest.json"
         if path.exists():
             out[name] = json.loads(path.read_text())
@@ -197,7 +215,11 @@ def write_report(
         "systems": summaries,
         "targets": targets,
         "paired": pairs,
+        "anchors": ANCHORS,
     }
+    engines = micro_results().get("engines")
+    if engines:  # benchmarks/engines.py: the same system on each engine, judged on SQLite's gold
+        result["engines"] = {k: engines[k] for k in ("date", "system", "sample", "ex", "vs_sqlite")}
     res = Path(args.results)
     res.mkdir(parents=True, exist_ok=True)
     (res / "spider-latest.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -222,9 +244,28 @@ def write_report(
             if pairs
             else ""
         )
+        + _engines_markdown(result.get("engines"))
+        + "## Published anchors (not run here)\n\n| system | EX | metric | source |\n"
+        "|---|---|---|---|\n"
+        + "".join(
+            f"| {a['system']} | {a['ex']:.1%} | {a['metric']} | {a['source']} |\n" for a in ANCHORS
+        )
+        + "\n"
         + f"![EX against cost; EX by hardness](spider-{today}.png)\n"
         + (f"\n{notes.read_text()}" if (notes := HERE / "spider-notes.md").exists() else "")
     )
+
+
+def _engines_markdown(engines: dict | None) -> str:
+    if not engines:
+        return ""
+    rows = ["| engine | EX | vs SQLite (paired) |", "|---|---|---|"]
+    for name, ex in engines["ex"].items():
+        d = engines["vs_sqlite"].get(name)
+        vs = "–" if d is None else f"{d['diff'] * 100:+.1f} pts (p = {d['p_mcnemar']:.2g})"
+        rows.append(f"| {name} | {ex:.1%} | {vs} |")
+    return (f"## Per engine ({engines['date']}, `benchmarks/engines.py`)\n\n{engines['sample']}; "
+            f"system `{engines['system']}`.\n\n" + "\n".join(rows) + "\n\n")  # fmt: skip
 
 
 if __name__ == "__main__":

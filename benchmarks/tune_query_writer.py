@@ -37,6 +37,10 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "default-norepair": {"check": {"repair": False}},
     "default-fewshot": {"write_sql": {"examples_file": TRAIN, "examples": 3}},
     "default-vote5": {"write_sql": {"samples": 5, "vote": True}},
+    "default-vote8": {"write_sql": {"samples": 8, "vote": True}},
+    # Every column written table.column with a table that holds it (no aliases); a table a
+    # column names but FROM lacks is joined by the check node's repair along foreign keys.
+    "qualified": {"write_sql": {"grammar": "qualified"}, "fix_sql": {"grammar": "qualified"}},
 }
 
 

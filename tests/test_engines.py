@@ -104,6 +104,16 @@ QUERIES = [
     "SELECT t1.name FROM products AS T1 WHERE T1.price > 10 ORDER BY t1.name",
     # SUM of a whole-number column: a DECIMAL on PostgreSQL and MySQL, a number here
     "SELECT sum(stock) FROM products",
+    # SQLite takes a bare column beside MAX from the row holding the maximum
+    "SELECT max(price), name FROM products",
+    "SELECT name, min(price) FROM products WHERE stock > 0",
+    # MySQL and MariaDB refuse LIMIT in an IN subquery
+    "SELECT name FROM customers WHERE customer_id IN (SELECT customer_id FROM orders "
+    "GROUP BY customer_id ORDER BY count(*) DESC, customer_id LIMIT 1)",
+    # = compares exactly, as in SQLite (the loader's collation on MySQL/MariaDB)
+    "SELECT count(*) FROM orders WHERE status = 'SHIPPED'",
+    "SELECT count(*) FROM orders WHERE status = 'shipped '",
+    "SELECT count(*) FROM products WHERE name LIKE '%THE%'",
 ]
 
 
@@ -142,9 +152,7 @@ def test_sqlite_flavoured_sql_returns_sqlites_rows(url: str, shop: Path, sql: st
     assert execution_match(db, sql, sql)[0]
 
 
-def test_an_answer_on_an_engine_is_judged_against_the_gold_on_sqlite(
-    url: str, shop: Path
-) -> None:
+def test_an_answer_on_an_engine_is_judged_against_the_gold_on_sqlite(url: str, shop: Path) -> None:
     sql = "SELECT city, count(*) FROM customers GROUP BY city"
     assert execution_match(url, sql, sql, gold_db=shop)[0]
     wrong = "SELECT city FROM customers"

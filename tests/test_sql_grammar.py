@@ -120,3 +120,51 @@ def test_sampled_sql_names_only_listed_identifiers(tiny_backend, mode: str) -> N
             guard(c.text)
     if mode == "structured":
         assert parsed >= 6
+
+
+OWNERS = {
+    "singer": ["singer_id", "name", "country", "age"],
+    "concert": ["concert_id", "concert_name", "year", "stadium_id"],
+    "singer_in_concert": ["concert_id", "singer_id"],
+}
+
+
+@pytest.fixture(scope="module")
+def qualified() -> str:
+    return sql_grammar(list(OWNERS), COLUMNS, mode="qualified", owners=OWNERS)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count(*) FROM singer",
+        "SELECT singer.name FROM singer JOIN singer_in_concert ON singer.singer_id = "
+        "singer_in_concert.singer_id GROUP BY singer.singer_id HAVING count(*) > 1",
+        "SELECT concert.concert_name FROM concert WHERE concert.year = 2014",
+        # a table the column names but FROM lacks: the grammar allows it, repair joins it
+        "SELECT singer.name FROM singer WHERE concert.year = 2014",
+    ],
+)
+def test_qualified_accepts_columns_with_their_own_tables(
+    tiny_llama, qualified: str, sql: str
+) -> None:  # type: ignore[no-untyped-def]
+    from slmgraph.testing.grammar import grammar_accepts
+
+    assert grammar_accepts(tiny_llama, qualified, sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "why"),
+    [
+        ("SELECT name FROM singer", "a bare column"),
+        ("SELECT singer.year FROM singer", "a column of another table"),
+        ("SELECT T1.name FROM singer AS T1", "an alias"),
+        ("SELECT concert.name FROM concert", "a column no table of that name holds"),
+    ],
+)
+def test_qualified_rejects_a_column_without_its_table(
+    tiny_llama, qualified: str, sql: str, why: str
+) -> None:  # type: ignore[no-untyped-def]
+    from slmgraph.testing.grammar import grammar_accepts
+
+    assert not grammar_accepts(tiny_llama, qualified, sql), why

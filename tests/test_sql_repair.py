@@ -79,6 +79,24 @@ def test_new_alias_follows_the_queries_t_numbering(db: str, schema: Schema) -> N
     assert "T3.Language = 'Greek'" in fixed and rows(db, fixed) == [["Athens"]]
 
 
+def test_a_table_named_but_not_in_from_is_joined_along_the_keys(db: str, schema: Schema) -> None:
+    # What the qualified grammar lets a model write: each column with its own table, FROM
+    # short of a table; the join goes through the bridge (country) on the foreign keys.
+    sql = "SELECT city.Name FROM city WHERE countrylanguage.Language = 'Greek'"
+    fixed, notes = repair_columns(sql, schema) or ("", [])
+    assert check_sql(fixed, schema).ok and rows(db, fixed) == [["Athens"]]
+    assert notes == [
+        "Language: joined country on city.CountryCode = country.Code, "
+        "countrylanguage on country.Code = countrylanguage.CountryCode"
+    ]
+
+
+def test_a_column_two_joins_away_is_reached_through_the_bridge(db: str, schema: Schema) -> None:
+    sql = "SELECT Name FROM city WHERE Language = 'Dutch'"
+    fixed, _ = repair_columns(sql, schema) or ("", [])
+    assert rows(db, fixed) == [["Oranjestad"]]
+
+
 def test_ambiguous_or_sound_queries_are_left_alone(schema: Schema) -> None:
     # Continent is in country, which both city and countrylanguage reach: two ways to join.
     amb = (

@@ -17,7 +17,7 @@ indentation; an optional ``;`` may end the statement.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from slmgraph.constraints.json_gbnf import gbnf_literal
 
@@ -232,6 +232,7 @@ def structured_sql_grammar(
     *,
     dialect: str = "sqlite",
     aliases: Iterable[str] = ALIASES,
+    owners: Mapping[str, Iterable[str]] | None = None,
 ) -> str:
     """GBNF for the SELECT statements a text-to-SQL model needs, shaped like SQL: every output
     parses, names only ``tables``/``columns`` (and the aliases), and is bounded in size
@@ -241,6 +242,13 @@ def structured_sql_grammar(
     Covers: DISTINCT, ``*``, expressions with + - * /, aggregate and scalar functions,
     CASE-free predicates (comparisons, IN lists and subqueries, LIKE, BETWEEN, IS NULL, EXISTS),
     joins with ON, GROUP BY / HAVING, ORDER BY, LIMIT / OFFSET, UNION / INTERSECT / EXCEPT.
+
+    ``owners`` (table -> its columns): the *qualified* form. Every column is written
+    ``table.column`` with a table that holds it, and tables take no aliases, so a column can
+    only be named with its own table (SQL writes FROM after SELECT: a grammar cannot know
+    which tables an alias will stand for, but it can tie each column to a table's name). A
+    table named by a column but missing from FROM is then joined along its foreign keys by
+    the check node's repair, not guessed by the model.
     """
     if dialect not in KEYWORDS:
         raise ValueError(f"no SQL grammar for dialect {dialect!r} yet (have: {sorted(KEYWORDS)})")
@@ -282,7 +290,9 @@ def structured_sql_grammar(
         "literal": f"number | string | {_kw('NULL')}",
         "cmp": '"=" | "!=" | "<>" | "<=" | ">=" | "<" | ">"',
         "arith": '"+" | "-" | "*" | "/" | "||"',
-        "colref": '(alias "." | table ".")? column',
+        "colref": '(alias "." | table ".")? column'
+        if owners is None
+        else " | ".join(f"qc{i}" for i in range(len(owners))),
         "agg": " | ".join(f"({_kw(a)})" for a in aggs),
         **{
             f"scalar{lo}{hi}": " | ".join(
@@ -291,11 +301,16 @@ def structured_sql_grammar(
             for lo, hi in arities
         },
         "type": " | ".join(f"({_kw(t)})" for t in ("INTEGER", "REAL", "TEXT", "NUMERIC")),
-        "table-ref": f"table (sp ({_kw('AS')} sp)? alias)?",
+        "table-ref": f"table (sp ({_kw('AS')} sp)? alias)?" if owners is None else "table",
         "join-kind": f"({_kw('INNER')} | {_kw('LEFT')} (sp {_kw('OUTER')})? | {_kw('CROSS')}) sp",
         "compound": f"{_kw('UNION')} (sp {_kw('ALL')})? | {_kw('INTERSECT')} | {_kw('EXCEPT')}",
         "limit": f"{_kw('LIMIT')} sp [0-9]{{1,6}} (sp {_kw('OFFSET')} sp [0-9]{{1,6}})?",
     }
+    for i, (table, cols) in enumerate((owners or {}).items()):
+        names = list(dict.fromkeys(cols))
+        r[f"qc{i}"] = f'{_names_rule([table])} "." ' + (_names_rule(names) if names else '"*"')
+    if owners is not None:
+        del r["alias"], r["column"]
     # Expressions nest to a fixed depth (so every statement ends): a simple expression of
     # columns and literals; functions of simple expressions; functions of those; then operands.
     r["basic"] = "colref | literal"
@@ -355,11 +370,17 @@ def sql_grammar(
     dialect: str = "sqlite",
     mode: str = "structured",
     aliases: Iterable[str] = ALIASES,
+    owners: Mapping[str, Iterable[str]] | None = None,
 ) -> str:
-    """The SQL grammar of the given ``mode``: ``structured`` (parses by construction) or
-    ``lexical`` (a token stream; syntax left to the checker)."""
+    """The SQL grammar of the given ``mode``: ``structured`` (parses by construction),
+    ``qualified`` (structured, every column ``table.column`` with its own table; needs
+    ``owners``) or ``lexical`` (a token stream; syntax left to the checker)."""
+    if mode == "qualified":
+        if owners is None:
+            raise ValueError("the qualified SQL grammar needs each table's columns (owners)")
+        return structured_sql_grammar(tables, columns, dialect=dialect, owners=owners)
     if mode == "lexical":
         return lexical_sql_grammar(tables, columns, dialect=dialect, aliases=aliases)
     if mode == "structured":
         return structured_sql_grammar(tables, columns, dialect=dialect, aliases=aliases)
-    raise ValueError(f"unknown SQL grammar mode {mode!r} (structured or lexical)")
+    raise ValueError(f"unknown SQL grammar mode {mode!r} (structured, qualified or lexical)")

@@ -50,7 +50,7 @@ def scope_columns(state: Mapping[str, Any], db: Database, scope: Scope) -> dict[
     return out
 
 
-GrammarMode = Literal["structured", "lexical", "off"]
+GrammarMode = Literal["structured", "qualified", "lexical", "off"]
 
 
 def grammar_for(
@@ -59,7 +59,8 @@ def grammar_for(
     if mode == "off":
         return None
     cols = [c for cs in columns.values() for c in cs]
-    return Constraint.grammar(gbnf=sql_grammar(list(columns), cols, dialect=dialect, mode=mode))
+    gbnf = sql_grammar(list(columns), cols, dialect=dialect, mode=mode, owners=columns)
+    return Constraint.grammar(gbnf=gbnf)
 
 
 def write_update(

@@ -38,8 +38,10 @@ class Params(BaseModel):
     prompt: str = "sql/write"
     grammar: GrammarMode | bool = Field(
         "structured",
-        description="structured: SQL-shaped grammar, parses by construction; lexical: any "
-        "token order, identifiers restricted; off (or false): free text. true = structured",
+        description="structured: SQL-shaped grammar, parses by construction; qualified: "
+        "the same with every column written table.column with a table that holds it; "
+        "lexical: any token order, identifiers restricted; off (or false): free text. "
+        "true = structured",
     )
     scope: Scope = Field("linked", description="Which identifiers the grammar allows")
     samples: int = Field(1, ge=1, le=10, description="k for self-consistency (1: off)")

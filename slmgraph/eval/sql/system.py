@@ -4,11 +4,16 @@ what it would answer, so benchmark runs keep each version's answers apart."""
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from slmgraph import yamlfile
+from slmgraph.errors import SlmgraphError
 from slmgraph.eval.sql.spider import Item
+from slmgraph.loader import TIERS_ENV
+from slmgraph.spec import default_tiers
 
 
 @dataclass
@@ -67,3 +72,18 @@ def fingerprint(system: System) -> str:
                 h.update(f.relative_to(_PACKAGE).as_posix().encode())
                 h.update(f.read_bytes())
     return h.hexdigest()[:12]
+
+
+def bench_tiers(n_threads: int | None) -> dict[str, Any]:
+    """The benchmark's tiers: the default ones with a 4k context (and a thread count);
+    ``$SLMGRAPH_TIERS`` wins."""
+    if os.environ.get(TIERS_ENV):
+        path = Path(os.environ[TIERS_ENV])
+        data = yamlfile.parse_bytes(path.read_bytes(), str(path)).data
+        if not isinstance(data, dict):
+            raise SlmgraphError(f"${TIERS_ENV} ({path}) is not a YAML mapping of tiers")
+        return dict(data.get("tiers", data))
+    tiers = default_tiers()
+    for t in tiers.values():
+        t["settings"] = {"n_ctx": 4096, **({"n_threads": n_threads} if n_threads else {})}
+    return tiers

@@ -6,30 +6,30 @@
 - ``slmgraph-slm-nogrammar``: the same with the grammar off (the ablation).
 - ``slmgraph-slm-lexical``: the same with the identifier-only (lexical) grammar.
 - ``slmgraph-cascade``: the query-writer escalating to the 1.5B ``llm`` tier.
-- ``langchain-sql-agent-0.5b``: LangChain's SQL agent on the same 0.5B model (peers.py).
+- peers (``peers/``), each on the same GGUF file: ``langchain-sql-agent-<size>`` (LangChain's
+  SQL agent), ``langchain-sql-chain-0.5b`` (``create_sql_query_chain``), ``vanna-0.5b``
+  (Vanna's prompt with retrieved question/SQL pairs), ``llamaindex-0.5b``
+  (``NLSQLTableQueryEngine``).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from slmgraph import yamlfile
 from slmgraph._suggest import did_you_mean
 from slmgraph.errors import SlmgraphError
-from slmgraph.eval.sql.peers import LangChainSQLAgent
+from slmgraph.eval.sql.peers import make_peer
 from slmgraph.eval.sql.spider import Item
-from slmgraph.eval.sql.system import MODEL_CODE, Prediction, System, fingerprint
+from slmgraph.eval.sql.system import MODEL_CODE, Prediction, System, bench_tiers, fingerprint
 from slmgraph.graphs.builder import build
-from slmgraph.loader import TIERS_ENV, load_spec
+from slmgraph.loader import load_spec
 from slmgraph.models.base import Message
 from slmgraph.plugins import ensure_loaded
 from slmgraph.registry import EVAL_SYSTEMS, register_eval_system
 from slmgraph.runner import run
-from slmgraph.spec import GraphSpec, TierSpec, default_tiers
+from slmgraph.spec import GraphSpec, TierSpec
 from slmgraph.tiers import TierRegistry, trace_sink
 from slmgraph.tools.sql.base import WRITE_DIALECT
 from slmgraph.tools.sql.database import open_database
@@ -37,20 +37,6 @@ from slmgraph.tools.sql.text import extract_sql
 
 SLM = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
-
-
-def _tiers(n_threads: int | None) -> dict[str, Any]:
-    """The default tiers with a 4k context (and a thread count); ``$SLMGRAPH_TIERS`` wins."""
-    if os.environ.get(TIERS_ENV):
-        path = Path(os.environ[TIERS_ENV])
-        data = yamlfile.parse_bytes(path.read_bytes(), str(path)).data
-        if not isinstance(data, dict):
-            raise SlmgraphError(f"${TIERS_ENV} ({path}) is not a YAML mapping of tiers")
-        return dict(data.get("tiers", data))
-    tiers = default_tiers()
-    for t in tiers.values():
-        t["settings"] = {"n_ctx": 4096, **({"n_threads": n_threads} if n_threads else {})}
-    return tiers
 
 
 #: ``{dialect}`` is the one models write (SQLite); each engine translates it.
@@ -74,7 +60,7 @@ class ZeroShot:
 
     def __init__(self, name: str, tier: str, n_threads: int | None = None) -> None:
         self.name = name
-        specs = {k: TierSpec.model_validate(v) for k, v in _tiers(n_threads).items()}
+        specs = {k: TierSpec.model_validate(v) for k, v in bench_tiers(n_threads).items()}
         for s in specs.values():
             s.fallback = None
         self.registry = TierRegistry(specs)
@@ -135,7 +121,7 @@ class QueryWriter:
 def query_writer_spec(variant: str, n_threads: int | None = None) -> GraphSpec:
     """The query-writer as a benchmark system: ``cascade``, ``slm``, ``slm-nogrammar``,
     ``slm-lexical``."""
-    spec = load_spec("query_writer", tier_overrides=_tiers(n_threads))
+    spec = load_spec("query_writer", tier_overrides=bench_tiers(n_threads))
     if variant == "cascade":
         return spec
     data = spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
@@ -170,13 +156,17 @@ SYSTEMS: dict[str, Callable[[int | None], System]] = {
         "slmgraph-slm-lexical", query_writer_spec("slm-lexical", t)
     ),
     "slmgraph-cascade": lambda t: QueryWriter("slmgraph-cascade", query_writer_spec("cascade", t)),
-    "langchain-sql-agent-0.5b": lambda t: _peer("langchain-sql-agent-0.5b", "slm", t),
 }
 
 
-def _peer(name: str, tier: str, n_threads: int | None) -> System:
-    # the peer's dependencies are an optional extra (peers): imported only when it is asked for
-    return LangChainSQLAgent(name, tier, n_threads)
+def _peer(kind: str, size: str, tier: str) -> Callable[[int | None], System]:
+    # a peer's framework is an optional extra (peers): imported only when it is asked for
+    return lambda threads: make_peer(kind, f"{kind}-{size}", tier, threads)
+
+
+for _kind in ("langchain-sql-agent", "langchain-sql-chain", "vanna", "llamaindex"):
+    for _size, _tier in (("0.5b", "slm"), ("1.5b", "llm")):
+        SYSTEMS[f"{_kind}-{_size}"] = _peer(_kind, _size, _tier)
 
 
 for _name, _factory in SYSTEMS.items():  # a third party may add systems to the benchmark too

@@ -74,6 +74,8 @@ class EngineDatabase(ABC):
     bare_columns: str | None = "ANY_VALUE"
     #: The engine's LIKE minds case, so SQLite's (which ignores ASCII case) becomes ILIKE.
     case_sensitive_like: bool = True
+    #: False where ``x IN (SELECT … LIMIT n)`` is refused (MySQL, MariaDB).
+    limit_in_subquery: bool = True
 
     def __init__(self, url: str, name: str) -> None:
         self.url = url
@@ -155,19 +157,28 @@ class EngineDatabase(ABC):
             for cname, ctype, not_null, pk in cols_of.get(tname, []):
                 samples: tuple[str, ...] = ()
                 if self.sample_values and not pk and cname not in fk_cols:
-                    cq = self.quote(cname)
                     try:
-                        rows = self._rows(
-                            f"SELECT DISTINCT {cq} FROM {q} WHERE {cq} IS NOT NULL "
-                            f"LIMIT {int(self.sample_values)}",
-                            self.sample_values,
-                        )
-                        samples = tuple(_short(r[0]) for r in rows)
+                        samples = tuple(_short(v) for v in self._first_distinct(q, cname))
                     except DatabaseError:
                         samples = ()
                 columns.append(Column(tname, cname, (ctype or "").upper(), pk, not_null, samples))
             tables[tname] = Table(tname, columns, fks_of.get(tname, []), count, kind)
         return Schema(self.dialect, tables)
+
+    def _first_distinct(self, q: str, column: str, scan: int = 500) -> list[Any]:
+        """The column's first distinct values in storage order, as SQLite's ``SELECT DISTINCT
+        … LIMIT k`` returns them (PostgreSQL's DISTINCT hashes and returns any k): the prompt
+        shows the same examples on every engine. A column with fewer than k distinct values
+        in its first ``scan`` rows takes the rest from a DISTINCT query."""
+        k, cq = int(self.sample_values), self.quote(column)
+        where = f"FROM {q} WHERE {cq} IS NOT NULL"
+        seen = list(
+            dict.fromkeys(r[0] for r in self._rows(f"SELECT {cq} {where} LIMIT {scan}", scan))
+        )
+        if len(seen) < k:
+            rows = self._rows(f"SELECT DISTINCT {cq} {where} LIMIT {k + len(seen)}", k + len(seen))
+            seen += [v for v in dict.fromkeys(r[0] for r in rows) if v not in seen]
+        return seen[:k]
 
     def _rows(self, sql: str, max_rows: int) -> list[Any]:
         with self._lock:
@@ -198,8 +209,11 @@ class EngineDatabase(ABC):
         except sqlglot.errors.SqlglotError as exc:
             raise DatabaseError(f"cannot read the SQL: {exc}") from None
         spell(tree, self.schema())
+        extreme_rows(tree)
         if self.bare_columns is not None:
             wrap_bare_columns(tree, self.bare_columns)
+        if self.limit_in_subquery is False:
+            derive_limited_subqueries(tree)
         if self.case_sensitive_like:  # SQLite's LIKE ignores ASCII case; this engine's does not
             for like in list(tree.find_all(exp.Like)):
                 like.replace(exp.ILike(this=like.this, expression=like.expression))
@@ -299,6 +313,49 @@ def wrap_bare_columns(tree: exp.Expr, aggregate: str) -> None:
                     column.replace(exp.alias_(wrapped, column.name))
                 else:
                     column.replace(wrapped)
+
+
+def extreme_rows(tree: exp.Expr) -> None:
+    """``SELECT max(v), name FROM t`` (no GROUP BY): SQLite takes the bare columns from the row
+    that holds the maximum (or minimum), a documented rule that strict engines lack. Written
+    as that row: ``SELECT v, name FROM t WHERE v IS NOT NULL ORDER BY v DESC LIMIT 1``. Only
+    for a SELECT with one MIN or MAX, no other aggregate, no GROUP BY, HAVING, ORDER BY,
+    LIMIT or DISTINCT."""
+    for select in list(tree.find_all(exp.Select)):
+        if any(select.args.get(k) for k in ("group", "having", "order", "limit", "distinct")):
+            continue
+        aggs = [a for e in select.expressions for a in e.find_all(*_AGGREGATES)]
+        if len(aggs) != 1 or not isinstance(aggs[0], exp.Max | exp.Min):
+            continue
+        agg = aggs[0]
+        bare = [
+            c for e in select.expressions for c in e.find_all(exp.Column)
+            if c.find_ancestor(*_AGGREGATES) is None
+        ]  # fmt: skip
+        if not bare or agg.expressions or not isinstance(agg.this, exp.Expr):
+            continue
+        value = agg.this
+        agg.replace(value.copy())
+        select.where(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())), copy=False)
+        select.order_by(exp.Ordered(this=value.copy(), desc=isinstance(agg, exp.Max)), copy=False)
+        select.limit(1, copy=False)
+
+
+def derive_limited_subqueries(tree: exp.Expr) -> None:
+    """``x IN (SELECT … LIMIT 1)``, which MySQL and MariaDB refuse, as ``x IN (SELECT * FROM
+    (SELECT … LIMIT 1) AS limited)``, their documented way round it."""
+    for node in list(tree.find_all(exp.In)):
+        query = node.args.get("query")
+        if not isinstance(query, exp.Subquery):
+            continue
+        inner = query.this
+        if isinstance(inner, exp.Select) and inner.args.get("limit") is not None:
+            derived = exp.select("*").from_(
+                exp.Subquery(
+                    this=inner.copy(), alias=exp.TableAlias(this=exp.to_identifier("limited"))
+                )
+            )
+            query.set("this", derived)
 
 
 def _plain(value: Any) -> Any:

@@ -7,7 +7,9 @@ Types follow the values, as SQLite's comparisons do: a column whose values are a
 Spider's data is not always what its schema says, and strict engines refuse to compare text
 with numbers. A primary key the data violates is left out, as is a foreign key the data
 violates or the engine cannot hold (PostgreSQL and MySQL want the referenced columns unique);
-:class:`Loaded` says what was left out. Loading needs a role that may create tables, unlike the
+:class:`Loaded` says what was left out. On MySQL/MariaDB text is stored under a binary,
+no-pad collation, so that ``=`` compares as SQLite's does (the servers' default collations
+ignore case and trailing spaces). Loading needs a role that may create tables, unlike the
 query-writer, which should connect as one that may only SELECT.
 """
 
@@ -269,6 +271,13 @@ class _Writer:
                 **{**connect_args(url.replace("+pymysql", "")), "autocommit": False}
             )
             self.placeholder = "%s"
+            cur = self.conn.cursor()
+            cur.execute("SELECT VERSION()")
+            mariadb = "mariadb" in str(cur.fetchone()[0]).lower()
+            cur.close()
+            # Text compared as SQLite compares it: by bytes, trailing spaces counted (the
+            # default collations ignore case and pad spaces: 'Anthony ' = 'anthony').
+            self.collation = "utf8mb4_nopad_bin" if mariadb else "utf8mb4_0900_bin"
         self.fk_later: dict[str, list[str]] = {}
 
     def q(self, name: str) -> str:
@@ -299,7 +308,9 @@ class _Writer:
                 f"FOREIGN KEY ({', '.join(self.q(c) for c in fk_cols)}) REFERENCES "
                 f"{self.q(ref)} ({', '.join(self.q(c) for c in ref_cols)})"
             )
-        suffix = " DEFAULT CHARSET = utf8mb4" if self.engine == "mysql" else ""
+        suffix = ""
+        if self.engine == "mysql":
+            suffix = f" DEFAULT CHARSET = utf8mb4 COLLATE = {self.collation}"
         self.run(f"CREATE TABLE {self.q(t.name)} ({', '.join(cols)}){suffix}")
 
     def insert(self, t: _Table) -> None:

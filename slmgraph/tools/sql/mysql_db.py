@@ -54,7 +54,10 @@ def connect_args(url: str) -> dict[str, Any]:
 
 class MySQLDatabase(EngineDatabase):
     dialect = "mysql"
-    case_sensitive_like = False  # its default collations compare without case already
+    # LIKE as SQLite's, ignoring case, under any collation (LOWER(x) LIKE LOWER(p)): the
+    # default ones ignore case already, a binary one (as the loader makes) does not.
+    case_sensitive_like = True
+    limit_in_subquery = False
 
     def __init__(self, url: str) -> None:
         super().__init__(url, db_name_of(url))

@@ -42,6 +42,40 @@ def _fk_between(schema: Schema, a: str, b: str) -> list[tuple[str, str]]:
     return list(dict.fromkeys(out))
 
 
+Hop = tuple[str, str, str, str]  # (table joined from, its column, table joined, its column)
+
+
+def _routes(
+    schema: Schema, tables: dict[str, str], target: str, max_hops: int = 3
+) -> list[list[Hop]]:
+    """The shortest foreign-key paths from a table of the SELECT to ``target`` (breadth
+    first, at most ``max_hops`` joins): every one of them, so that a caller can refuse to
+    guess between two."""
+    start = set(tables.values())
+    frontier: list[tuple[str, list[Hop]]] = [(t, []) for t in sorted(start)]
+    seen = set(start)
+    for _ in range(max_hops):
+        found: list[list[Hop]] = []
+        nxt: list[tuple[str, list[Hop]]] = []
+        reached: set[str] = set()
+        for table, path in frontier:
+            for other in schema.tables:
+                if other in seen:
+                    continue
+                for mine_col, other_col in _fk_between(schema, table, other):
+                    route = [*path, (table, mine_col, other, other_col)]
+                    if other == target:
+                        found.append(route)
+                    else:
+                        nxt.append((other, route))
+                        reached.add(other)
+        if found:
+            return found
+        seen |= reached
+        frontier = nxt
+    return []
+
+
 def _has(schema: Schema, table: str, column: str) -> bool:
     t = schema.table(table)
     return t is not None and t.column(column) is not None
@@ -111,48 +145,66 @@ def repair_columns(sql: str, schema: Schema) -> tuple[str, list[str]] | None:
         ]
         for col in columns:
             name = col.name
+            targets: list[str] = []
             if col.table:
                 key = next((a for a in tables if a.lower() == col.table.lower()), None)
-                if key is None or _has(schema, tables[key], name):
+                if key is not None and _has(schema, tables[key], name):
                     continue
                 owners = [a for a, t in tables.items() if _has(schema, t, name)]
-                if owners:
+                if key is not None and owners:
                     notes.append(f"{col.table}.{name} -> {owners[0]}.{name}")
                     col.set("table", exp.to_identifier(owners[0]))
                     continue
+                if key is None and (derived or _outer_resolves(scope, schema, col)):
+                    continue  # an outer SELECT's table (a correlated subquery), or a CTE's
+                named = schema.canonical(col.table) if key is None else None
+                if named is not None and _has(schema, named, name):
+                    targets = [named]  # ``Movie.title`` with Movie not in FROM: join Movie
             else:
                 if name.lower() in outputs or any(_has(schema, t, name) for t in tables.values()):
                     continue
                 if derived or _outer_resolves(scope, schema, col):
                     continue
-            # No table of this SELECT has the column: join the one neighbour that does.
-            joins = [
-                (other, alias, pair)
-                for other in schema.tables
-                if other not in tables.values() and _has(schema, other, name)
-                for alias, mine in tables.items()
-                for pair in _fk_between(schema, mine, other)
-            ]
-            if len({(o, a) for o, a, _ in joins}) != 1 or len(joins) != 1:
+            if not targets:
+                targets = [
+                    o for o in schema.tables if o not in tables.values() and _has(schema, o, name)
+                ]
+            # No table of this SELECT has the column: join the one table that does along the
+            # one shortest foreign-key path (bridge tables included), if there is one.
+            routes = [r for t in targets for r in _routes(schema, tables, t)]
+            best = min((len(r) for r in routes), default=0)
+            routes = [r for r in routes if len(r) == best]
+            if len(routes) != 1:
                 continue
-            other, alias, (mine_col, other_col) = joins[0]
-            new = _new_alias(tables, other)
-            sel.join(
-                f"{quote_ident(other)}" + (f" AS {new}" if new != other else ""),
-                on=f"{quote_ident(alias)}.{quote_ident(mine_col)} = "
-                f"{quote_ident(new)}.{quote_ident(other_col)}",
-                dialect=WRITE_DIALECT,
-                copy=False,
+            # ``Movie.title`` without Movie: every ``Movie.`` column reads the table joined.
+            qualifier = (
+                col.table
+                if col.table and not any(a.lower() == col.table.lower() for a in tables)
+                else ""
             )
+            joined = []
+            for alias, mine_col, other, other_col in routes[0]:
+                alias = next((a for a, t in tables.items() if t == alias), alias)
+                new = _new_alias(tables, other)
+                sel.join(
+                    f"{quote_ident(other)}" + (f" AS {new}" if new != other else ""),
+                    on=f"{quote_ident(alias)}.{quote_ident(mine_col)} = "
+                    f"{quote_ident(new)}.{quote_ident(other_col)}",
+                    dialect=WRITE_DIALECT,
+                    copy=False,
+                )
+                tables[new] = other
+                joined.append(f"{other} on {alias}.{mine_col} = {new}.{other_col}")
             # With a second table, unqualified columns of the first must say where they live.
             for c in columns:
                 if not c.table and c is not col and c.name.lower() not in outputs:
                     owner = next((a for a, t in tables.items() if _has(schema, t, c.name)), None)
                     if owner is not None:
                         c.set("table", exp.to_identifier(owner))
-            tables[new] = other
-            col.set("table", exp.to_identifier(new))
-            notes.append(f"{name}: joined {other} on {alias}.{mine_col} = {new}.{other_col}")
+            for c in columns:  # every column read through the missing qualifier, at once
+                if c is col or (qualifier and c.table.lower() == qualifier.lower()):
+                    c.set("table", exp.to_identifier(new))
+            notes.append(f"{name}: joined " + ", ".join(joined))
     if not notes:
         return None
     return tree.sql(dialect=WRITE_DIALECT), notes
