@@ -6,7 +6,8 @@ gold query's result on SQLite (the same data), EX per engine beside SQLite's wit
     .venv/bin/python benchmarks/engines.py [--limit 200] [--engines duckdb,postgres,mariadb]
 
 Writes benchmarks/results/engines-latest.json and engines-<date>.md; answers are kept under
-benchmarks/runs/engines/<engine>-<system>-<fingerprint>/ (resumable).
+benchmarks/runs/engines/<engine>-<system>-<fingerprint>/ (resumable); SQLite's under
+benchmarks/runs/spider/, shared with the Spider report.
 """
 
 from __future__ import annotations
@@ -90,10 +91,17 @@ def main() -> None:
                 engine_items = [
                     replace(it, db_path=urls[it.db_id], gold_db=it.db_path) for it in items
                 ]
-            out = runs / f"{engine}-{system.name}-{fingerprint(system)}"
+            # SQLite's answers are the Spider report's own (benchmarks/spider.py keys its runs
+            # the same way), so neither benchmark answers them twice
+            out = (
+                HERE / "runs" / "spider" / f"{system.name}-{fingerprint(system)}"
+                if engine == "sqlite"
+                else runs / f"{engine}-{system.name}-{fingerprint(system)}"
+            )
             results[engine] = evaluate(system, engine_items, out)
             lines = (out / "predictions.jsonl").read_text().splitlines()
-            records[engine] = [json.loads(line) for line in lines]
+            wanted = {it.id for it in items}
+            records[engine] = [r for r in map(json.loads, lines) if r["id"] in wanted]
     report: dict[str, Any] = {
         "machine": machine(),
         "date": date.today().isoformat(),

@@ -374,3 +374,32 @@ def test_prompt_files_are_read_when_the_graph_is_built(shop: str, tmp_path: Path
     r = run(built, {"question": "How many customers?", "db": shop})
     assert r.status == "ok", r.error
     assert r.output["rows"] == [[40]]
+
+
+def test_vote_stops_drawing_once_the_winner_cannot_change(shop: str) -> None:
+    """k = 6: after the greedy answer and four samples, one result has 4 votes against 1 with one
+    draw left, so the sixth is never drawn; the answer is what the full vote would give."""
+    outputs = [
+        "SELECT count(*) FROM customers",
+        "SELECT count(customer_id) FROM customers",
+        "SELECT count(*) FROM orders",
+        "SELECT count(*) FROM customers",
+        "SELECT count(*) FROM customers",
+        "SELECT count(*) FROM orders",
+    ]
+    spec = load_spec(
+        "query_writer",
+        tier_overrides=tiers(
+            [
+                {"node": "extract_tables", "output": '["customers"]'},
+                {"node": "write_sql", "outputs": outputs},
+            ]
+        ),
+    )
+    data = spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
+    data["nodes"]["write_sql"]["params"].update({"samples": 6, "vote": True, "grammar": "off"})
+    r = run(load_spec(data), {"question": "How many customers?", "db": shop}, call_log=False)
+    assert r.output["rows"] == [[40]]
+    assert len(r.state["sql_samples"]) == 4  # greedy + 4 drawn = 5 candidates, 1 is the pick
+    calls = [t for t in r.trace if t["node"] == "write_sql" and t["model"]]
+    assert len(calls) == 5  # one call per candidate: the sixth was not drawn

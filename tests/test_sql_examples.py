@@ -36,3 +36,15 @@ def test_similar_examples(tmp_path: Path) -> None:
     text = render(top)
     assert text.startswith("Examples from other databases:") and "SQL: SELECT" in text
     assert render([]) == ""
+
+
+def test_examples_are_shown_in_the_writers_style() -> None:
+    """Spider's double-quoted strings become single-quoted (the 0.5B copied them, and the
+    grammar reads double quotes as identifiers); padding collapses; `||` stays concatenation."""
+    from slmgraph.tools.sql.examples import house_style
+
+    assert house_style('SELECT loc FROM club WHERE name  =  "Tennis Club"') == (
+        "SELECT loc FROM club WHERE name = 'Tennis Club'"
+    )
+    assert house_style("SELECT a || b FROM t") == "SELECT a || b FROM t"
+    assert house_style("SELECT  (  FROM") == "SELECT ( FROM"

@@ -7,6 +7,7 @@ compares their results with the main answer (self-consistency, a confidence sign
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -44,7 +45,13 @@ class Params(BaseModel):
         "true = structured",
     )
     scope: Scope = Field("linked", description="Which identifiers the grammar allows")
-    samples: int = Field(1, ge=1, le=10, description="k for self-consistency (1: off)")
+    samples: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="k for self-consistency (1: off); with vote, drawing stops early once the "
+        "draws left cannot change the winner",
+    )
     vote: bool = Field(
         False,
         description="With samples > 1: run every candidate read-only and answer with the SQL "
@@ -138,9 +145,12 @@ def write_sql(
     )
     sql = extract_sql(str(result.value))
     logprob = result.completion.mean_logprob
-    samples: list[str] = []
-    logprobs: list[float | None] = []
+    candidates: list[str] = [sql]
+    scores: list[float | None] = [logprob]
+    keys: list[str | None] = [result_key(db, sql)] if params.vote else []
     for seed in range(1, params.samples):
+        if params.vote and settled(keys, params.samples - seed):
+            break  # early stop: the draws left cannot change the vote's winner
         try:
             extra_result = env.model.complete(
                 messages,
@@ -149,16 +159,15 @@ def write_sql(
                 temperature=params.sample_temperature,
                 seed=seed,
             )
-            samples.append(extract_sql(str(extra_result.value)))
-            logprobs.append(extra_result.completion.mean_logprob)
         except ModelError:
             continue  # a failed extra sample lowers agreement; it does not fail the node
-    if params.vote and samples:
-        pick = vote(db, [sql, *samples])
-        if pick:
-            candidates, scores = [sql, *samples], [logprob, *logprobs]
-            sql, logprob = candidates[pick], scores[pick]
-            samples = [c for i, c in enumerate(candidates) if i != pick]
+        candidates.append(extract_sql(str(extra_result.value)))
+        scores.append(extra_result.completion.mean_logprob)
+        if params.vote:
+            keys.append(result_key(db, candidates[-1]))
+    pick = winner(keys) if params.vote else 0
+    sql, logprob = candidates[pick], scores[pick]
+    samples = [c for i, c in enumerate(candidates) if i != pick]
     return write_update(env.name, sql, logprob, result.tier, samples)
 
 
@@ -174,25 +183,39 @@ def hint_block(hints: dict[str, dict[str, list[str]]]) -> str:
     return "Values in the database that the question mentions:\n" + "\n".join(lines) + "\n\n"
 
 
-def vote(db: Database, candidates: list[str], timeout_s: float = 5.0) -> int:
-    """Index of the candidate whose result rows most candidates share (execution-guided
-    self-consistency); candidates that fail the guard or the database do not count. Ties and
-    the case where every candidate fails go to the first (the greedy answer)."""
-    from collections import Counter
+def result_key(db: Database, sql: str, timeout_s: float = 5.0) -> str | None:
+    """What a candidate answers, as a comparable key (its rows as a multiset); ``None`` when
+    it fails the guard or the database (a failing candidate gets no vote)."""
+    try:
+        guard(sql, WRITE_DIALECT)
+        rows = db.execute(db.native(sql), max_rows=200, timeout_s=timeout_s).rows
+    except (GuardError, DatabaseError):
+        return None
+    return repr(sorted(repr(list(r)) for r in rows))
 
-    keys: list[str | None] = []
-    for sql in candidates:
-        try:
-            guard(sql, WRITE_DIALECT)
-            rows = db.execute(db.native(sql), max_rows=200, timeout_s=timeout_s).rows
-            keys.append(repr(sorted(repr(list(r)) for r in rows)))
-        except (GuardError, DatabaseError):
-            keys.append(None)
+
+def winner(keys: list[str | None]) -> int:
+    """Index of the candidate whose result most candidates share (execution-guided
+    self-consistency). Ties, and the case where every candidate fails, go to the first (the
+    greedy answer)."""
     counts = Counter(k for k in keys if k is not None)
     if not counts:
         return 0
     best = max(counts.values())
     return next(i for i, k in enumerate(keys) if k is not None and counts[k] == best)
+
+
+def settled(keys: list[str | None], left: int) -> bool:
+    """Whether ``left`` more candidates could no longer change :func:`winner`: the leading
+    result is ahead of the next by more than the draws left (so stopping early answers exactly
+    what drawing all k would, at a fraction of the cost when the samples agree)."""
+    top = sorted(Counter(k for k in keys if k is not None).values(), reverse=True)
+    return bool(top) and top[0] > (top[1] if len(top) > 1 else 0) + left
+
+
+def vote(db: Database, candidates: list[str], timeout_s: float = 5.0) -> int:
+    """:func:`winner` over candidates run read-only now."""
+    return winner([result_key(db, sql, timeout_s) for sql in candidates])
 
 
 #: Placeholders the SQL writers fill themselves (the others come from the state).

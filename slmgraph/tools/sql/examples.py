@@ -12,6 +12,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlglot
+import sqlglot.errors
+
 from slmgraph.tools.sql.prefilter import BM25, words
 
 
@@ -61,8 +64,23 @@ def bank(path: str | Path) -> ExampleBank:
         return _BANKS[key]
 
 
+def house_style(sql: str) -> str:
+    """An example's SQL as the writer is to write it: Spider's gold queries quote strings with
+    double quotes (``WHERE name = "Tennis Club"``) and pad operators (``a  =  b``); shown as
+    they are, the 0.5B copied the double quotes, which the grammar reads as identifiers
+    (``= "Club"."ClubName"``). MySQL's reading takes ``"…"`` as a string, which is what
+    these queries mean (but ``||`` is OR there, so a query with it is kept as it is); a query
+    that does not parse is shown as it is, spaces collapsed."""
+    if "||" in sql:
+        return " ".join(sql.split())
+    try:
+        return sqlglot.transpile(sql, read="mysql", write="sqlite")[0]
+    except (sqlglot.errors.SqlglotError, IndexError):
+        return " ".join(sql.split())
+
+
 def render(examples: list[Example]) -> str:
     if not examples:
         return ""
-    parts = [f"Question: {e.question}\nSQL: {e.sql}" for e in examples]
+    parts = [f"Question: {e.question}\nSQL: {house_style(e.sql)}" for e in examples]
     return "Examples from other databases:\n\n" + "\n\n".join(parts) + "\n\n"
