@@ -173,3 +173,12 @@ class _Recording:
                 return inner.complete(messages, *a, **kw)
 
         return Client()
+
+
+def test_a_peers_calls_carry_their_tiers_size_class() -> None:
+    """Reports count small-model calls by the trace's size class; a peer on the slm tier must
+    say small (a missing size counts as large)."""
+    from slmgraph.eval.sql.peers.common import TierModel
+
+    assert TierModel("slm").entry("peer", 10, 2, 0.1)["size"] == "small"
+    assert TierModel("llm").entry("peer", 10, 2, 0.1)["size"] == "large"

@@ -83,6 +83,7 @@ class TierModel:
         spec = default_tiers()[tier]
         self.tier = tier
         self.model = str(spec["model"])
+        self.size = str(spec.get("size", "large"))  # what reports count as small-model calls
         price = spec["price"]
         self.price_in = float(price["input_per_1m"]) / 1e6
         self.price_out = float(price["output_per_1m"]) / 1e6
@@ -94,6 +95,7 @@ class TierModel:
         return {
             "node": node,
             "tier": self.tier,
+            "size": self.size,
             "model": self.model,
             "tokens_in": tokens_in,
             "tokens_out": tokens_out,
