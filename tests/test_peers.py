@@ -182,3 +182,15 @@ def test_a_peers_calls_carry_their_tiers_size_class() -> None:
 
     assert TierModel("slm").entry("peer", 10, 2, 0.1)["size"] == "small"
     assert TierModel("llm").entry("peer", 10, 2, 0.1)["size"] == "large"
+
+
+def test_a_peer_that_raises_gives_a_wrong_answer_with_its_message_and_its_calls() -> None:
+    from slmgraph.eval.sql.peers.common import attempt
+
+    def run(trace: list[dict]) -> tuple[str | None, str | None]:
+        trace.append({"node": "peer"})
+        raise RuntimeError("the framework broke")
+
+    p = attempt(run)
+    assert (p.sql, p.error) == (None, "RuntimeError: the framework broke")
+    assert p.trace == [{"node": "peer"}]

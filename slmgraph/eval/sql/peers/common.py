@@ -8,10 +8,12 @@ import importlib
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from slmgraph.errors import SlmgraphError
+from slmgraph.eval.sql.system import Prediction
 from slmgraph.models.catalog import resolve_model_path
 from slmgraph.spec import default_tiers
 from slmgraph.tools.sql.database import SQLiteDatabase, _authorizer
@@ -124,3 +126,19 @@ def sql_in(text: str) -> str | None:
     if not re.search(r"\b(SELECT|WITH)\b", text, re.I):
         return None
     return extract_sql(text) or None
+
+
+def attempt(
+    run: Callable[[list[dict[str, Any]]], tuple[str | None, str | None]],
+    trace: list[dict[str, Any]] | None = None,
+) -> Prediction:
+    """A peer's answer: ``run(trace)`` returns (sql, error) and appends its model calls to
+    ``trace``; the time is taken around it, and any exception is a wrong answer with its
+    message, not a crashed benchmark (a peer is another framework's code)."""
+    calls: list[dict[str, Any]] = [] if trace is None else trace
+    start = time.perf_counter()
+    try:
+        sql, error = run(calls)
+    except Exception as exc:
+        sql, error = None, f"{type(exc).__name__}: {exc}"
+    return Prediction(sql, error, False, calls, time.perf_counter() - start)

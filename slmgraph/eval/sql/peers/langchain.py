@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from slmgraph.eval.sql.peers.common import TierModel, read_only_engine, require, sql_in
+from slmgraph.eval.sql.peers.common import TierModel, attempt, read_only_engine, require, sql_in
 from slmgraph.eval.sql.spider import Item
 from slmgraph.eval.sql.system import Prediction
 from slmgraph.tools.sql.text import extract_sql
@@ -134,13 +134,8 @@ class LangChainSQLAgent(_LangChainPeer):
         from langchain_classic.agents import AgentType
         from langchain_community.agent_toolkits import SQLDatabaseToolkit, create_sql_agent
 
-        trace: list[dict[str, Any]] = []
-        start = time.perf_counter()
-        sql: str | None = None
-        error: str | None = None
-        try:
-            db = self._db(item)
-            toolkit = SQLDatabaseToolkit(db=db, llm=self.llm)
+        def run(trace: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+            toolkit = SQLDatabaseToolkit(db=self._db(item), llm=self.llm)
             agent = create_sql_agent(
                 self.llm,
                 toolkit=toolkit,
@@ -155,20 +150,22 @@ class LangChainSQLAgent(_LangChainPeer):
             out = agent.invoke(
                 {"input": item.question}, config={"callbacks": [self.callbacks(trace)]}
             )
+            sql: str | None = None
             for action, _observation in out.get("intermediate_steps", []):
                 if getattr(action, "tool", None) == "sql_db_query":
                     tool_input = action.tool_input
                     if isinstance(tool_input, dict):
                         tool_input = next(iter(tool_input.values()), "")
                     sql = extract_sql(str(tool_input)) or sql
+            if sql is not None:
+                return sql, None
+            final = str(out.get("output", ""))
+            sql = extract_sql(final) if "select" in final.lower() else None
             if sql is None:
-                final = str(out.get("output", ""))
-                sql = extract_sql(final) if "select" in final.lower() else None
-                if sql is None:
-                    error = f"the agent ran no query; it answered: {final[:200]!r}"
-        except Exception as exc:  # the peer failing is a wrong answer, not a crashed benchmark
-            error = f"{type(exc).__name__}: {exc}"
-        return Prediction(sql, error, False, trace, time.perf_counter() - start)
+                return None, f"the agent ran no query; it answered: {final[:200]!r}"
+            return sql, None
+
+        return attempt(run)
 
 
 class LangChainSQLChain(_LangChainPeer):
@@ -179,19 +176,13 @@ class LangChainSQLChain(_LangChainPeer):
     def predict(self, item: Item) -> Prediction:
         from langchain_classic.chains import create_sql_query_chain
 
-        trace: list[dict[str, Any]] = []
-        start = time.perf_counter()
-        sql: str | None = None
-        error: str | None = None
-        try:
+        def run(trace: list[dict[str, Any]]) -> tuple[str | None, str | None]:
             chain = create_sql_query_chain(self.llm, self._db(item))
             text = str(chain.invoke({"question": item.question},
                                     config={"callbacks": [self.callbacks(trace)]}))  # fmt: skip
             # The chain's prompt asks for "SQLQuery: ..." and small models often echo the label.
             text = text.strip().removeprefix("SQLQuery:").strip()
             sql = sql_in(text)
-            if sql is None:
-                error = f"the chain answered no SQL: {text[:200]!r}"
-        except Exception as exc:  # the peer failing is a wrong answer, not a crashed benchmark
-            error = f"{type(exc).__name__}: {exc}"
-        return Prediction(sql, error, False, trace, time.perf_counter() - start)
+            return sql, None if sql else f"the chain answered no SQL: {text[:200]!r}"
+
+        return attempt(run)

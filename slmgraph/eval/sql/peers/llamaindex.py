@@ -13,7 +13,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from slmgraph.eval.sql.peers.common import TierModel, chatml, read_only_engine, require, sql_in
+from slmgraph.eval.sql.peers.common import (
+    TierModel,
+    attempt,
+    chatml,
+    read_only_engine,
+    require,
+    sql_in,
+)
 from slmgraph.eval.sql.spider import Item
 from slmgraph.eval.sql.system import Prediction
 
@@ -94,11 +101,7 @@ class LlamaIndexPeer:
         from llama_index.core import MockEmbedding, SQLDatabase
         from llama_index.core.query_engine import NLSQLTableQueryEngine
 
-        trace: list[dict[str, Any]] = []
-        start = time.perf_counter()
-        sql: str | None = None
-        error: str | None = None
-        try:
+        def run(trace: list[dict[str, Any]]) -> tuple[str | None, str | None]:
             engine = read_only_engine(item.db_path, self.max_seconds, self.query_timeout_s)
             self.llm.callback_manager = self._calls(trace)
             # The engine asks for an embedding model (for pgvector queries only) and would
@@ -111,8 +114,6 @@ class LlamaIndexPeer:
             metadata = query_engine.query(item.question).metadata or {}
             text = str(metadata.get("sql_query", ""))
             sql = sql_in(text)
-            if sql is None:
-                error = f"LlamaIndex parsed no SQL: {text[:200]!r}"
-        except Exception as exc:  # the peer failing is a wrong answer, not a crashed benchmark
-            error = f"{type(exc).__name__}: {exc}"
-        return Prediction(sql, error, False, trace, time.perf_counter() - start)
+            return sql, None if sql else f"LlamaIndex parsed no SQL: {text[:200]!r}"
+
+        return attempt(run)

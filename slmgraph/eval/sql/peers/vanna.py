@@ -23,12 +23,11 @@ import hashlib
 import json
 import os
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 from slmgraph.errors import SlmgraphError
-from slmgraph.eval.sql.peers.common import TierModel, require, sql_in
+from slmgraph.eval.sql.peers.common import TierModel, attempt, require, sql_in
 from slmgraph.eval.sql.spider import Item
 from slmgraph.eval.sql.system import MODEL_CODE, Prediction, bench_tiers
 from slmgraph.tiers import TierRegistry, trace_sink
@@ -174,22 +173,17 @@ class VannaPeer:
         return Vanna(config={"dialect": "SQLite"})
 
     def predict(self, item: Item) -> Prediction:
-        sink: list[dict[str, Any]] = []
-        token = trace_sink.set(sink)
-        start = time.perf_counter()
-        sql: str | None = None
-        error: str | None = None
-        try:
-            text = str(self._vanna(item).generate_sql(item.question))
+        def run(sink: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+            token = trace_sink.set(sink)
+            try:
+                text = str(self._vanna(item).generate_sql(item.question))
+            finally:
+                trace_sink.reset(token)
+                for t in sink:
+                    t["node"] = "vanna"
             # Vanna's own extraction returns the reply as is when no pattern of its matched;
             # ours then takes the statement out of any prose, as for every system here.
             sql = sql_in(text)
-            if sql is None:
-                error = f"Vanna answered no SQL: {text[:200]!r}"
-        except Exception as exc:  # the peer failing is a wrong answer, not a crashed benchmark
-            error = f"{type(exc).__name__}: {exc}"
-        finally:
-            trace_sink.reset(token)
-        for t in sink:
-            t["node"] = "vanna"
-        return Prediction(sql, error, False, sink, time.perf_counter() - start)
+            return sql, None if sql else f"Vanna answered no SQL: {text[:200]!r}"
+
+        return attempt(run)
