@@ -15,8 +15,10 @@ from slmgraph.tools.sql.check import check_sql
 from slmgraph.tools.sql.database import DatabaseError
 from slmgraph.tools.sql.guard import GuardError, guard
 from slmgraph.tools.sql.hooks import run_database
+from slmgraph.tools.sql.labels import add_labels
 from slmgraph.tools.sql.prefilter import prefilter
 from slmgraph.tools.sql.repair import repair_columns
+from slmgraph.tools.sql.schema import Schema
 
 
 class LinkParams(BaseModel):
@@ -60,28 +62,42 @@ class CheckParams(BaseModel):
         description="Repair misplaced columns without a model first (requalify T2.x as T1.x; "
         "join the one foreign-key neighbour that has the column): see tools/sql/repair.py",
     )
+    label_keys: bool = Field(
+        True,
+        description="A result that is one bare key column (CategoryID for 'which category') "
+        "gains the entity's name columns, unless the question asks for an id: see "
+        "tools/sql/labels.py",
+    )
 
 
 @register_tool(
     "sql.check",
     CheckParams,
-    reads=lambda p, b: ["sql", "db"],
+    reads=lambda p, b: ["sql", "db", "question"],
     writes=lambda p: ["sql", "check_status", "check_error", "attempts"],
     description="Guard + parse + qualify the SQL against the schema; repair misplaced columns",
 )
 def check(env: NodeEnv) -> NodeFn:
     params: CheckParams = env.params
 
+    def labelled(sql: str, schema: Schema, state: State) -> Update:
+        if not params.label_keys:
+            return {}
+        out = add_labels(sql, schema, str(state.get("question") or ""))
+        if out is None or not check_sql(out[0], schema).ok:
+            return {}
+        return {"sql": out[0], "attempts": [{"node": env.name, "sql": out[0], "note": out[1]}]}
+
     def run(state: State, ctx: RunContext) -> Update:
         schema = run_database(ctx, state, env.name).schema()
         sql = str(state.get("sql") or "")
         result = check_sql(sql, schema)
         if result.ok:
-            return {"check_status": "ok", "check_error": None}
+            return {"check_status": "ok", "check_error": None, **labelled(sql, schema, state)}
         if params.repair and result.kind == "schema":
             repaired = repair_columns(sql, schema)
             if repaired is not None and check_sql(repaired[0], schema).ok:
-                return {
+                update = {
                     "sql": repaired[0],
                     "check_status": "ok",
                     "check_error": None,
@@ -94,6 +110,11 @@ def check(env: NodeEnv) -> NodeFn:
                         }
                     ],
                 }
+                more = labelled(repaired[0], schema, state)
+                if more:
+                    update["sql"] = more["sql"]
+                    update["attempts"] += more["attempts"]
+                return update
         return {
             "check_status": "error",
             "check_error": result.error,
