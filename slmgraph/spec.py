@@ -20,7 +20,7 @@ END = "END"
 #: Names no node may take: slmgraph's and LangGraph's start and end.
 RESERVED = frozenset({START, END, "__start__", "__end__"})
 #: Keys every run's state has (the builder keeps them); a spec cannot redeclare them.
-RESERVED_STATE = frozenset({"trace", "visits", "error", "failed_node"})
+RESERVED_STATE = frozenset({"trace", "visits", "error", "failed_node", "budget"})
 #: A module path in ``imports:`` (``package.module``).
 MODULE_RE = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
@@ -169,6 +169,20 @@ class Limits(_Model):
         le=10_000,
         description="LangGraph recursion limit for one run; validation checks that every loop "
         "bound (`max_visits`) fits in it",
+    )
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Budget: model tokens (in + out, every tier) one run may use; checked after "
+        "each node, so a run overshoots by at most one node's calls",
+    )
+    max_cost_usd: float | None = Field(
+        None, gt=0, description="Budget: dollars one run may spend (tier prices), checked likewise"
+    )
+    on_budget: str | None = Field(
+        None,
+        description="Node the run goes to once a budget is spent (it should call no model: "
+        "e.g. one that reports the best result so far); without it the run ends with an error",
     )
 
 

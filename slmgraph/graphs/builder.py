@@ -8,6 +8,8 @@ What the builder adds around every node:
 - a visit counter (``state["visits"]``) that enforces ``max_visits``/``on_limit`` loop bounds;
 - failure containment: a node whose model or tool fails sets ``state["error"]`` and the run goes
   to END — a defined failure state, never a traceback from inside LangGraph;
+- budgets: after each node the run's tokens and dollars are summed from its trace; past
+  ``limits.max_tokens``/``max_cost_usd`` it goes to ``limits.on_budget`` (or ends with an error);
 - the run's :class:`~slmgraph.context.RunContext` (LangGraph's ``context_schema``), handed to
   node functions that take a second argument: per-run resources travel there, not in state.
 """
@@ -127,7 +129,11 @@ def build(
         if END not in possible and source != START:
             # A labelled branch in the diagram: where the run goes when this node fails.
             path_map[ERROR_KEY] = LG_END
-        graph.add_conditional_edges(lg_source, _on_error(path, END in possible), path_map)  # type: ignore[arg-type]
+        budget_node = spec.limits.on_budget if source != START else None
+        if budget_node is not None and budget_node != source:
+            path_map[budget_node] = budget_node
+        guarded = _on_error(path, END in possible, budget_node if budget_node != source else None)
+        graph.add_conditional_edges(lg_source, guarded, path_map)  # type: ignore[arg-type]
 
     interrupts = [n for n, node in spec.nodes.items() if node.interrupt_before]
     if interrupts and checkpointer is None:
@@ -188,14 +194,18 @@ def _bounded(spec: GraphSpec, target: str, visits: dict[str, int]) -> str:
 
 
 def _on_error(
-    path: Callable[[dict[str, Any]], Any], end_is_target: bool
+    path: Callable[[dict[str, Any]], Any], end_is_target: bool, budget_node: str | None = None
 ) -> Callable[[dict[str, Any]], Any]:
-    """A failed node (``state["error"]`` set) ends the run, whatever its edges say."""
+    """A failed node (``state["error"]`` set) ends the run, whatever its edges say; a spent
+    budget sends it to ``limits.on_budget`` once, then to the end."""
     stop = LG_END if end_is_target else ERROR_KEY
 
     def guarded(state: dict[str, Any]) -> Any:
         if state.get("error"):
             return stop
+        if state.get("budget"):
+            visited = (state.get("visits") or {}).get(budget_node or "", 0)
+            return budget_node if budget_node and not visited else stop
         chosen = path(state)
         if isinstance(chosen, list):
             return [LG_END if c == END else c for c in chosen]

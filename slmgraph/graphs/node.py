@@ -120,12 +120,55 @@ def node_runner(
                     "call_id": None,
                 }
             )
+        if not state.get("budget") and "error" not in update:
+            spent = spent_budget(spec, [*(state.get("trace") or []), *sink])
+            if spent is not None:
+                target = spec.limits.on_budget
+                sink.append(_budget_entry(name, tier, spent["message"]))
+                if target is None or target == name:
+                    update["error"] = spent["message"]
+                    update["failed_node"] = name
+                update["budget"] = {**spent, "after_node": name, "goes_to": target}
         update["trace"] = [*update.get("trace", []), *sink]
         update["visits"] = {name: 1}
         return update
 
     run.__name__ = name
     return run
+
+
+def spent_budget(spec: GraphSpec, trace: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What ran out, if the calls in ``trace`` spent the run's budget (``limits``)."""
+    limits = spec.limits
+    if limits.max_tokens is None and limits.max_cost_usd is None:
+        return None
+    tokens = sum(int(t.get("tokens_in") or 0) + int(t.get("tokens_out") or 0) for t in trace)
+    cost = sum(float(t.get("cost_usd") or 0.0) for t in trace)
+    out = {"tokens": tokens, "cost_usd": round(cost, 8)}
+    if limits.max_tokens is not None and tokens > limits.max_tokens:
+        return {**out, "limit": "max_tokens", "message": f"budget spent: {tokens} tokens, "
+                f"over limits.max_tokens ({limits.max_tokens})"}  # fmt: skip
+    if limits.max_cost_usd is not None and cost > limits.max_cost_usd:
+        return {**out, "limit": "max_cost_usd", "message": f"budget spent: ${cost:.6f}, over "
+                f"limits.max_cost_usd (${limits.max_cost_usd})"}  # fmt: skip
+    return None
+
+
+def _budget_entry(name: str, tier: str | None, message: str) -> dict[str, Any]:
+    return {
+        "node": name,
+        "tier": tier,
+        "size": None,
+        "backend": None,
+        "model": None,
+        "tokens_in": 0,
+        "tokens_out": 0,
+        "latency_s": 0.0,
+        "cost_usd": 0.0,
+        "status": "budget",
+        "error": message,
+        "call_id": None,
+    }
 
 
 def made(path: str, what: str, make: Callable[[], Any], source: str | None) -> Any:

@@ -1,5 +1,5 @@
 """The state of a built graph: the spec's keys with their reducers, and the keys every run has
-(``trace``, ``visits``, ``error``, ``failed_node``)."""
+(``trace``, ``visits``, ``error``, ``failed_node``, ``budget``)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ BUILTIN_STATE: dict[str, Any] = {
     "visits": Annotated[dict, _add_counts],
     "error": str | None,
     "failed_node": str | None,
+    #: Set once a run's budget (``limits.max_tokens`` / ``max_cost_usd``) is spent: what ran out.
+    "budget": dict | None,
 }
 assert set(BUILTIN_STATE) == RESERVED_STATE  # the validator refuses specs that redeclare them
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from slmgraph.errors import SpecIssue
 from slmgraph.spec import GraphSpec
 from slmgraph.validate.edges import check_edges
-from slmgraph.validate.nodes import check_nodes, check_state
+from slmgraph.validate.nodes import check_limits, check_nodes, check_state
 from slmgraph.validate.params import params_issues
 from slmgraph.validate.tiers import check_tiers
 from slmgraph.validate.topology import check_topology, successors
@@ -23,6 +23,7 @@ def validate_spec(spec: GraphSpec) -> list[SpecIssue]:
     issues += check_tiers(spec)
     issues += check_nodes(spec)
     issues += check_edges(spec)
+    issues += check_limits(spec)
     if not any(i.path.startswith(("edges", "nodes")) for i in issues):
         issues += check_topology(spec)
     return issues

@@ -198,3 +198,21 @@ def _check_state_keys(
 
 
 __all__ = ["check_nodes", "check_state"]
+
+
+def check_limits(spec: GraphSpec) -> Iterator[SpecIssue]:
+    target = spec.limits.on_budget
+    if target is None:
+        return
+    if spec.limits.max_tokens is None and spec.limits.max_cost_usd is None:
+        yield SpecIssue(
+            "limits.on_budget",
+            "`on_budget` without a budget",
+            "Set `limits.max_tokens` or `limits.max_cost_usd`.",
+        )
+    if target not in spec.nodes:
+        yield SpecIssue(
+            "limits.on_budget",
+            f"Unknown node {target!r}",
+            did_you_mean(target, list(spec.nodes), "nodes"),
+        )

@@ -148,6 +148,9 @@ def check_topology(spec: GraphSpec) -> Iterator[SpecIssue]:
             break
     reach: set[str] = set()
     stack = [START]
+    if spec.limits.on_budget in spec.nodes:  # any node may lead there, once a budget is spent
+        stack.append(spec.limits.on_budget)
+        reach.add(spec.limits.on_budget)
     while stack:
         cur = stack.pop()
         for nxt in succ.get(cur, ()):
