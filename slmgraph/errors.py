@@ -89,6 +89,7 @@ class ModelError(SlmgraphError):
         backend: str | None = None,
         model: str | None = None,
         output: str | None = None,
+        tokens: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(message)
         self.kind: ErrorKind = kind
@@ -96,6 +97,9 @@ class ModelError(SlmgraphError):
         self.backend = backend
         self.model = model
         self.output = output
+        #: (input, output) tokens the failed call spent, where the backend knows them: a call
+        #: that ran to max_tokens cost as much as one that succeeded.
+        self.tokens = tokens
 
     def __str__(self) -> str:
         who = "/".join(x for x in (self.backend, self.model) if x)

@@ -139,6 +139,9 @@ class TierClient:
             rec.status = "error"
             rec.error_kind = err.kind
             rec.error = str(err)
+            if err.tokens is not None and rec.tokens_in is None:
+                rec.tokens_in, rec.tokens_out = err.tokens
+                rec.cost_usd = self.cost(*err.tokens)
             if rec.latency_s is None:
                 rec.latency_s = time.perf_counter() - started
             self._finish(rec)

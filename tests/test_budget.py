@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from test_graph_runs import SCRIPTED_TIERS
 
 from slmgraph import load_spec, run
 from slmgraph.errors import SpecError
-from test_graph_runs import SCRIPTED_TIERS
 
 TICKET = {"ticket": "I was charged twice, please refund"}
 

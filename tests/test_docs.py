@@ -83,3 +83,17 @@ def test_sql_example_runs_on_scripted_tiers(tmp_path) -> None:  # type: ignore[n
     assert out.returncode == 0, out.stderr
     assert "The answer is 40." in out.stdout and "The answer is Berlin." in out.stdout
     assert "6 rows: The Pragmatic Programmer" in out.stdout
+
+
+def test_software_team_example_runs_on_scripted_tiers() -> None:
+    env = {**os.environ, "SLMGRAPH_TIERS": str(ROOT / "examples" / "scripted_tiers.yaml")}
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "software_team.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "engineer[slm] -> engineer[slm]" in out.stdout  # the fix loop's second try passed
+    assert "outcome: passed" in out.stdout and "tests: 3 of 3 pass" in out.stdout

@@ -1,7 +1,7 @@
 """`langgraph dev` (LangGraph Studio's server) on loopback runs the built-in graphs through its
 HTTP API: create a thread, run the triage graph on scripted tiers, read the thread state back;
-and the query-writer, whose database is a per-run resource although the server passes no
-slmgraph context."""
+the query-writer, whose database is a per-run resource although the server passes no slmgraph
+context, and the software team, whose code sandbox is one too."""
 
 from __future__ import annotations
 
@@ -27,9 +27,19 @@ slm:
       - {node: classify, output: technical}
       - {node: extract, output: '{"product": "App", "urgency": "medium", "summary": "crash"}'}
       - {node: write_sql, output: "SELECT count(*) FROM customers"}
+      - node: product_manager
+        output: '{"goal": "sum", "inputs": ["xs"], "output": "int", "edge_cases": [],
+          "examples": [{"call": "total([1, 2])", "expected": "3"}]}'
+      - {node: qa, output: '{"cases": [{"call": "total([])", "expected": "0"}]}'}
+      - {node: engineer, output: "def total(xs):\\n    return sum(xs)\\n"}
 llm:
   backend: scripted
-  settings: {default: "Thanks, we are looking into the crash."}
+  settings:
+    default: "Thanks, we are looking into the crash."
+    rules:
+      - node: architect
+        output: '{"signature": "def total(xs):", "data_structures": [], "steps": ["sum"],
+          "test_cases": []}'
 """
 
 
@@ -99,6 +109,17 @@ def test_langgraph_dev_runs_a_builtin_graph(tmp_path: Path) -> None:
                 },
             ).json()
         assert answer.get("answer") == "The answer is 40.", answer
+        with httpx.Client(base_url=base, timeout=60) as client:
+            thread = client.post("/threads", json={}).json()["thread_id"]
+            team = client.post(
+                f"/threads/{thread}/runs/wait",
+                json={
+                    "assistant_id": "software_team",
+                    "input": {"task": 'def total(xs):\n    """Sum of xs."""'},
+                },
+            ).json()
+        assert team.get("outcome") == "passed", {k: team.get(k) for k in ("error", "trace", "code")}
+        assert team["report"]["passed"] == 2  # the sandbox ran under the server too
     except Exception:
         print((tmp_path / "server.log").read_text()[-4000:])
         raise

@@ -35,8 +35,20 @@ tiers:
         - {node: read, output: '{"value": 3, "unit": "mile", "to": "kilometre"}'}
         - {node: classify, output: billing}
         - {node: extract, output: '{"product": "Pro", "urgency": "high", "summary": "refund"}'}
+        - node: product_manager
+          output: '{"goal": "g", "inputs": [], "output": "o", "edge_cases": [],
+            "examples": [{"call": "twice(2)", "expected": "4"}]}'
+        - {node: qa, output: '{"cases": [{"call": "twice(0)", "expected": "0"}]}'}
+        - {node: engineer, output: "def twice(x):\\n    return 2 * x\\n"}
       default: "SELECT 1"
-  llm: {backend: scripted, settings: {default: "We will refund you."}}
+  llm:
+    backend: scripted
+    settings:
+      default: "We will refund you."
+      rules:
+        - node: architect
+          output: '{"signature": "def twice(x):", "data_structures": [], "steps": [],
+            "test_cases": []}'
 """
 
 
@@ -107,6 +119,7 @@ def test_the_wheel_ships_every_prompt_graph_and_marker(installed: dict[str, Path
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(installed["wheel"]).read(entry).decode()
     assert "[slmgraph.plugins]" in text and "sql = slmgraph.domains.sql:plugin" in text
+    assert "team = slmgraph.domains.team:plugin" in text
 
 
 def test_the_installed_package_is_not_the_source_tree(installed: dict[str, Path]) -> None:
@@ -126,7 +139,7 @@ def test_every_builtin_graph_validates_builds_and_runs(installed: dict[str, Path
         "from slmgraph.tools.sql.demo import build_demo_db\n"
         "db = str(build_demo_db('shop.sqlite'))\n"
         "inputs = {'question': 'How many customers are there?', 'db': db,\n"
-        "          'ticket': 'I was charged twice'}\n"
+        "          'ticket': 'I was charged twice', 'task': 'def twice(x): ...'}\n"
         "out = {}\n"
         "for name in builtin_graphs():\n"
         "    spec = load_spec(name)\n"
@@ -137,7 +150,7 @@ def test_every_builtin_graph_validates_builds_and_runs(installed: dict[str, Path
     result = _run(installed, "python", "-c", code)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "convert": "ok", "query_writer": "ok", "triage": "ok",
+        "convert": "ok", "query_writer": "ok", "software_team": "ok", "triage": "ok",
     }  # fmt: skip
     validate = _run(installed, "slmgraph", "validate", "triage", "query_writer", "convert")
     assert validate.returncode == 0, validate.stderr

@@ -159,8 +159,13 @@ def check_output(text: str, constraint: Constraint | None) -> Any:
     if constraint.kind == "regex":
         # ASCII classes, as the grammar compilers use them (\d = [0-9], \s = [ \t\n\r\f\v]).
         if re.fullmatch(constraint.regex or "", text, re.ASCII) is None:
+            pattern = constraint.regex or ""
+            shown = pattern if len(pattern) <= 80 else pattern[:77] + "..."
+            first = text.strip().splitlines()[0][:60] if text.strip() else "(empty)"
             raise ModelError(
-                f"output does not match /{constraint.regex}/", kind="invalid_output", output=text
+                f"output does not match /{shown}/ (it starts {first!r})",
+                kind="invalid_output",
+                output=text,
             )
         return text
     stripped = text.strip()

@@ -284,6 +284,7 @@ class LlamaCppBackend:
                     backend=self.name,
                     model=self.model,
                     output=text,
+                    tokens=(len(prompt), len(out_tokens)),
                 ) from None
         for s in stops:
             if s in text:
@@ -295,6 +296,7 @@ class LlamaCppBackend:
                 backend=self.name,
                 model=self.model,
                 output=text,
+                tokens=(len(prompt), len(out_tokens)),
             )
         return Completion(
             text=text,

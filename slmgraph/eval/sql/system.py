@@ -3,17 +3,12 @@ what it would answer, so benchmark runs keep each version's answers apart."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from slmgraph import yamlfile
-from slmgraph.errors import SlmgraphError
 from slmgraph.eval.sql.spider import Item
-from slmgraph.loader import TIERS_ENV
-from slmgraph.spec import default_tiers
+from slmgraph.eval.tiers import code_fingerprint
 
 
 @dataclass
@@ -61,29 +56,9 @@ def fingerprint(system: System) -> str:
     query-writer) and the source of the code that decides its answers. Benchmarks keep each
     system's predictions under ``<name>-<fingerprint>`` so that runs of any sample size reuse
     them, and a change of prompt, spec or decoding starts afresh."""
-    h = hashlib.sha256(system.name.encode())
     config = getattr(system, "config", None)
-    h.update(repr(config() if callable(config) else config).encode())
-    for part in getattr(system, "decisive", _DECISIVE):
-        root = _PACKAGE / part
-        files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for f in files:
-            if f.is_file() and f.suffix in (".py", ".yaml"):
-                h.update(f.relative_to(_PACKAGE).as_posix().encode())
-                h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
-def bench_tiers(n_threads: int | None) -> dict[str, Any]:
-    """The benchmark's tiers: the default ones with a 4k context (and a thread count);
-    ``$SLMGRAPH_TIERS`` wins."""
-    if os.environ.get(TIERS_ENV):
-        path = Path(os.environ[TIERS_ENV])
-        data = yamlfile.parse_bytes(path.read_bytes(), str(path)).data
-        if not isinstance(data, dict):
-            raise SlmgraphError(f"${TIERS_ENV} ({path}) is not a YAML mapping of tiers")
-        return dict(data.get("tiers", data))
-    tiers = default_tiers()
-    for t in tiers.values():
-        t["settings"] = {"n_ctx": 4096, **({"n_threads": n_threads} if n_threads else {})}
-    return tiers
+    return code_fingerprint(
+        system.name,
+        config() if callable(config) else config,
+        getattr(system, "decisive", _DECISIVE),
+    )

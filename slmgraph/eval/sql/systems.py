@@ -22,7 +22,8 @@ from slmgraph._suggest import did_you_mean
 from slmgraph.errors import SlmgraphError
 from slmgraph.eval.sql.peers import make_peer
 from slmgraph.eval.sql.spider import Item
-from slmgraph.eval.sql.system import MODEL_CODE, Prediction, System, bench_tiers, fingerprint
+from slmgraph.eval.sql.system import MODEL_CODE, Prediction, System, fingerprint
+from slmgraph.eval.tiers import bench_tiers
 from slmgraph.graphs.builder import build
 from slmgraph.loader import load_spec
 from slmgraph.models.base import Message

@@ -179,11 +179,14 @@ class Sandbox:
             out = self._spawn(bwrap, Path(tmp), "pass", Limits(wall_s=20))
         return None if out.ok else (out.stderr.strip().splitlines() or ["no output"])[-1]
 
-    def run(self, source: str, files: Mapping[str, str] | None = None) -> Outcome:
-        """Run ``source`` as ``main.py`` in a new empty folder (with ``files`` beside it)."""
+    def run(
+        self, source: str, files: Mapping[str, str] | None = None, limits: Limits | None = None
+    ) -> Outcome:
+        """Run ``source`` as ``main.py`` in a new empty folder (with ``files`` beside it),
+        under ``limits`` (default: the sandbox's)."""
         with tempfile.TemporaryDirectory(prefix="slmgraph-sbx-") as tmp:
             return self._spawn(self._bwrap if self.isolation == "bwrap" else None,
-                               Path(tmp), source, self.limits, files)  # fmt: skip
+                               Path(tmp), source, limits or self.limits, files)  # fmt: skip
 
     def _argv(self, bwrap: str | None, work: Path) -> list[str]:
         python = [str(self.interpreter), "-E", "-s", "-B", "main.py"]  # no env, no user site
@@ -303,3 +306,13 @@ def _read(path: Path, limit: int) -> tuple[str, bool]:
     cut = len(data) > limit
     text = data[:limit].decode("utf-8", "replace")
     return (text + "\n[... output truncated]" if cut else text), cut
+
+
+_shared: dict[str, Sandbox] = {}
+
+
+def shared_sandbox(isolation: Isolation = "auto") -> Sandbox:
+    """One sandbox per isolation level per process (probing bwrap once)."""
+    if isolation not in _shared:
+        _shared[isolation] = Sandbox(isolation=isolation)
+    return _shared[isolation]

@@ -29,7 +29,8 @@ from typing import Any
 from slmgraph.errors import SlmgraphError
 from slmgraph.eval.sql.peers.common import TierModel, attempt, require, sql_in
 from slmgraph.eval.sql.spider import Item
-from slmgraph.eval.sql.system import MODEL_CODE, Prediction, bench_tiers
+from slmgraph.eval.sql.system import MODEL_CODE, Prediction
+from slmgraph.eval.tiers import bench_tiers
 from slmgraph.tiers import TierRegistry, trace_sink
 
 BANK_ENV = "SLMGRAPH_EXAMPLES_BANK"

@@ -1,0 +1,94 @@
+"""HumanEval for the software team: each system on the same tasks, pass@1 by the official tests
+in the code sandbox, side by side with paired comparisons.
+
+    .venv/bin/python benchmarks/humaneval.py [--systems solo-0.5b,solo-1.5b,team-mixed]
+                                             [--limit 40] [--threads 2]
+
+``--limit N`` takes a fixed sample stratified by the canonical solution's length (quartiles,
+seed 0); without it, all 164 tasks. Answers are kept under
+benchmarks/runs/humaneval/<system>-<fingerprint>/ (resumable: a killed run continues where it
+stopped); writes benchmarks/results/humaneval-latest.json (merged with the systems already
+there) and humaneval-<date>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from overhead import machine
+
+from slmgraph.eval.harness import evaluate
+from slmgraph.eval.sample import stratified_sample
+from slmgraph.eval.team.humaneval import load_tasks, make_system, score
+from slmgraph.eval.team.report import markdown, paired_rows, summarize
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+PAIRS = [
+    ("team-mixed", "solo-1.5b"),
+    ("team-mixed", "solo-0.5b"),
+    ("team-slm", "solo-0.5b"),
+    ("team-llm", "solo-1.5b"),
+    ("team-cascade", "solo-1.5b"),
+    ("team-mixed", "team-llm"),
+    ("solo-1.5b", "solo-0.5b"),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--systems", default="solo-0.5b,solo-1.5b,team-mixed")
+    ap.add_argument("--limit", type=int, default=None, help="a stratified sample of N tasks")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(RESULTS / "humaneval-latest.json"))
+    args = ap.parse_args()
+    tasks = stratified_sample(load_tasks(), args.limit, seed=0)
+    out = Path(args.out)
+    report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    if report.get("n") not in (None, len(tasks)):
+        report = {}  # another sample: start the report afresh (the runs are kept)
+    report.update({"machine": machine(), "date": date.today().isoformat(), "n": len(tasks),
+                   "sample": "all 164" if args.limit is None else
+                   f"{len(tasks)} stratified by solution-length quartile, seed 0",
+                   "task_ids": [t.id for t in tasks]})  # fmt: skip
+    systems = report.setdefault("systems", {})
+    records_by: dict[str, list[dict[str, Any]]] = {}
+    for name in [s.strip() for s in args.systems.split(",") if s.strip()]:
+        system = make_system(name, args.threads)
+        run_dir = HERE / "runs" / "humaneval" / f"{name}-{system.fingerprint()}"
+        summary = evaluate(system, tasks, run_dir, score=score, summarize=summarize,
+                           markdown=lambda s: markdown(s), metric="pass@1")  # fmt: skip
+        records = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
+        wanted = {t.id for t in tasks}
+        records_by[name] = [r for r in records if r["id"] in wanted]
+        systems[name] = {**summarize(records_by[name], name), "run": run_dir.name}
+        del summary
+    for name, data in systems.items():  # systems answered earlier, on the same sample
+        if name not in records_by and data.get("run"):
+            path = HERE / "runs" / "humaneval" / data["run"] / "predictions.jsonl"
+            if path.exists():
+                rows = [json.loads(x) for x in path.read_text().splitlines()]
+                records_by[name] = [r for r in rows if r["id"] in set(report["task_ids"])]
+    report["paired"] = paired_rows(records_by, PAIRS)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    md = RESULTS / f"humaneval-{report['date']}.md"
+    md.write_text(
+        f"# HumanEval, {report['sample']} ({report['date']})\n\nMachine: {report['machine']}\n\n"
+        + markdown(list(systems.values()))
+        + "\n| a | b | n | only a | only b | diff | 95% CI | McNemar p |\n|---|---|---|---|---|"
+        "---|---|---|\n"
+        + "".join(
+            f"| {p['a']} | {p['b']} | {p['n']} | {p['only_a']} | {p['only_b']} | "
+            f"{p['diff']:+.1%} | {p['ci95'][0]:+.1%}..{p['ci95'][1]:+.1%} | {p['p_mcnemar']} |\n"
+            for p in report["paired"]
+        )
+    )
+    print(markdown(list(systems.values())))
+
+
+if __name__ == "__main__":
+    main()

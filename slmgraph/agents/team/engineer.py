@@ -1,0 +1,124 @@
+"""Engineer (slm) and debug (llm): Python source, decoded under a constraint that admits code
+only — imports, comments and constants, then definitions (functions, classes) and nothing
+after them — so there is no prose to strip, and no top-level test code that would run on
+import. The one thing allowed around the code is a Markdown fence, opened before it and closed
+after it, and removed here: that fence is how these models end code. Measured on the 0.5B:
+allowed any top-level statement after its function, it wrote test calls, and forbidden
+``print(`` it mangled them (``printbelow_zero = [1, 2``) until ``max_tokens``; allowed only
+definitions but no fence, it wrote a test function and then commented-out calls, again until
+``max_tokens``; allowed to close the fence, it stops where it stops unconstrained.
+
+The first visit writes from the design; later visits (and debug) see the last code and its
+failing test report. A call that fails on every tier keeps the last version (the loop's bound
+and the best version so far still decide the run). The task's own import lines (``from typing
+import List``) are put back when the code lacks them: a small model often drops them, and the
+task gave them."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from slmgraph.agents.prompt import render
+from slmgraph.agents.team.common import RoleParams, complete, role_tiers, values
+from slmgraph.constraints.base import Constraint
+from slmgraph.errors import ModelError
+from slmgraph.prompts import load_prompt
+from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
+from slmgraph.tools.code.harness import failures_text
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+# Before the first definition: imports, comments, constants and blank lines.
+_HEAD = rf"(?:(?:import |from |#|{_IDENT}(?:, *{_IDENT})* *(?::[^\n=]*)?= )[^\n]*)?\n"
+# A definition: decorators, the def/class line, its body indented by four spaces or a tab (a
+# blank line between two lines; a one-space line after a blank one is an IndentationError).
+_BODY_LINE = r"(?:    |\t)[^\n]*"
+_BLOCK = rf"(?:@[^\n]*\n)*(?:def |class |async def )[^\n]*\n(?:{_BODY_LINE}\n\n?)*"
+#: Python source and nothing else (see the module docstring): a head, then definitions only.
+_CODE = rf"(?:{_HEAD})*{_BLOCK}(?:\n{{0,2}}{_BLOCK})*"
+CODE_ONLY = rf"(?:```(?:python)?\n)?{_CODE}(?:{_BODY_LINE}|```)?"
+_FENCE = re.compile(r"^```(?:python)?\n|```$")
+
+
+def unfenced(text: str) -> str:
+    """The code without the fence the grammar lets it open and close with."""
+    return _FENCE.sub("", text)
+
+
+_IMPORT = re.compile(r"^(?:from\s+\S+\s+import\s+.+|import\s+.+)$", re.M)
+
+
+def with_task_imports(code: str, task: str) -> str:
+    """``code`` with the task's import lines it lacks put first."""
+    missing = [line for line in _IMPORT.findall(task) if line not in code]
+    return "\n".join([*missing, code]) if missing else code
+
+
+class Params(RoleParams):
+    prompt: str = "team/code"
+    fix_prompt: str = Field("team/fix", description="The prompt once a test report exists")
+    max_tokens: int = 700
+
+
+WRITES = ["code", "history"]
+
+
+def _coder(env: NodeEnv) -> NodeFn:
+    params: Params = env.params
+    first = load_prompt(params.prompt, env.spec.base_dir)
+    fix = load_prompt(params.fix_prompt, env.spec.base_dir)
+    constraint = Constraint.pattern(CODE_ONLY)
+
+    def run(state: State) -> Update:
+        report = state.get("report")
+        template = fix if report and state.get("code") else first
+        extra = {"failures": failures_text(report) if report else ""}
+        messages = render(env, template, values(template, state, extra))
+        try:
+            result = complete(env, params, messages, constraint)
+        except ModelError as exc:
+            # Every tier failed (a runaway to max_tokens, a server down): this version is the
+            # last one again, so the loop's bound and the best version so far still decide.
+            code = str(state.get("code") or "")
+            return {"code": code, "history": [{"node": env.name, "tier": None, "code": code,
+                                               "error": str(exc)}]}  # fmt: skip
+        code = unfenced(str(result.value)).rstrip() + "\n"
+        code = with_task_imports(code, str(state.get("task") or ""))
+        return {"code": code, "history": [{"node": env.name, "tier": result.tier, "code": code}]}
+
+    return run
+
+
+@register_agent(
+    "team.engineer",
+    Params,
+    reads=lambda p, b: ["task"],  # and what its prompts name (checked with them)
+    writes=lambda p: WRITES,
+    prompts=lambda p: {"prompt": p.prompt, "fix_prompt": p.fix_prompt},
+    prompt_vars=frozenset({"failures"}),
+    tiers=role_tiers,
+    description="Design (and failing tests) -> Python source, code only",
+)
+def engineer(env: NodeEnv) -> NodeFn:
+    return _coder(env)
+
+
+class DebugParams(Params):
+    prompt: str = "team/debug"
+    fix_prompt: str = "team/debug"
+    max_tokens: int = 900
+
+
+@register_agent(
+    "team.debug",
+    DebugParams,
+    reads=lambda p, b: ["task", "code", "report"],
+    writes=lambda p: WRITES,
+    prompts=lambda p: {"prompt": p.prompt, "fix_prompt": p.fix_prompt},
+    prompt_vars=frozenset({"failures"}),
+    tiers=role_tiers,
+    description="Failing code and its test report -> fixed Python source (the llm's turn)",
+)
+def debug(env: NodeEnv) -> NodeFn:
+    return _coder(env)

@@ -1,0 +1,1 @@
+"""Evaluation of the software team (HumanEval)."""
