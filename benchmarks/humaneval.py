@@ -8,7 +8,7 @@ in the code sandbox, side by side with paired comparisons.
 seed 0); without it, all 164 tasks. Answers are kept under
 benchmarks/runs/humaneval/<system>-<fingerprint>/ (resumable: a killed run continues where it
 stopped); writes benchmarks/results/humaneval-latest.json (merged with the systems already
-there) and humaneval-<date>.md.
+there), humaneval-<date>.md and humaneval-<date>.png.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from overhead import machine
 
 from slmgraph.eval.harness import evaluate
 from slmgraph.eval.sample import stratified_sample
-from slmgraph.eval.team.humaneval import load_tasks, make_system, score
+from slmgraph.eval.team.humaneval import load_dev_tasks, load_tasks, make_system, score
+from slmgraph.eval.team.replace import replaceability
 from slmgraph.eval.team.report import markdown, paired_rows, summarize
+from slmgraph.telemetry import CallLog
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -39,15 +41,67 @@ PAIRS = [
 ]
 
 
+def plot(summaries: list[dict[str, Any]], path: Path) -> None:
+    """pass@1 against cost per solved task, and the calls of each system by tier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for s in summaries:
+        x = (s["cost_per_solved"] or 0.0) * 1e6
+        a.errorbar(x, s["pass_at_1"] * 100, fmt="o",
+                   yerr=[[(s["pass_at_1"] - s["ci95"][0]) * 100],
+                         [(s["ci95"][1] - s["pass_at_1"]) * 100]])  # fmt: skip
+        a.annotate(s["system"], (x, s["pass_at_1"] * 100), textcoords="offset points",
+                   xytext=(5, 5), fontsize=8)  # fmt: skip
+    a.set_xlabel("cost per solved task (micro-dollars, catalog prices)")
+    a.set_ylabel("pass@1 (%), 95% interval")
+    a.set_title("pass@1 against cost")
+    a.grid(alpha=0.3)
+    names = [s["system"] for s in summaries]
+    small = [s["calls_per_task"] * s["slm_call_share"] for s in summaries]
+    large = [s["calls_per_task"] * (1 - s["slm_call_share"]) for s in summaries]
+    b.bar(names, small, label="slm calls")
+    b.bar(names, large, bottom=small, label="llm calls")
+    b.set_ylabel("model calls per task")
+    b.set_title("calls by tier")
+    b.tick_params(axis="x", labelrotation=30, labelsize=8)
+    b.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--systems", default="solo-0.5b,solo-1.5b,team-mixed")
     ap.add_argument("--limit", type=int, default=None, help="a stratified sample of N tasks")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--dev",
+        action="store_true",
+        help="our own development tasks (benchmarks/data/team_dev_tasks.yaml), where settings "
+        "are chosen, instead of HumanEval",
+    )
     ap.add_argument("--out", default=str(RESULTS / "humaneval-latest.json"))
+    ap.add_argument(
+        "--replaceability",
+        action="store_true",
+        help="per role, replay team-llm's logged run with that role on slm (needs team-llm)",
+    )
     args = ap.parse_args()
-    tasks = stratified_sample(load_tasks(), args.limit, seed=0)
+    tasks = stratified_sample(
+        load_dev_tasks(HERE / "data" / "team_dev_tasks.yaml") if args.dev else load_tasks(),
+        args.limit,
+        seed=0,
+    )
+    if args.dev and args.out == str(RESULTS / "humaneval-latest.json"):
+        args.out = str(RESULTS / "team-dev-latest.json")
     out = Path(args.out)
+    prefix = "team-dev" if args.dev else "humaneval"
+    runs = HERE / "runs" / prefix
     report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     if report.get("n") not in (None, len(tasks)):
         report = {}  # another sample: start the report afresh (the runs are kept)
@@ -59,7 +113,10 @@ def main() -> None:
     records_by: dict[str, list[dict[str, Any]]] = {}
     for name in [s.strip() for s in args.systems.split(",") if s.strip()]:
         system = make_system(name, args.threads)
-        run_dir = HERE / "runs" / "humaneval" / f"{name}-{system.fingerprint()}"
+        run_dir = runs / f"{name}-{system.fingerprint()}"
+        if name == "team-llm":  # its calls are logged: the replaceability replays them
+            run_dir.mkdir(parents=True, exist_ok=True)
+            system = make_system(name, args.threads, CallLog(run_dir / "calls.sqlite"))
         summary = evaluate(system, tasks, run_dir, score=score, summarize=summarize,
                            markdown=lambda s: markdown(s), metric="pass@1")  # fmt: skip
         records = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
@@ -69,15 +126,24 @@ def main() -> None:
         del summary
     for name, data in systems.items():  # systems answered earlier, on the same sample
         if name not in records_by and data.get("run"):
-            path = HERE / "runs" / "humaneval" / data["run"] / "predictions.jsonl"
+            path = runs / data["run"] / "predictions.jsonl"
             if path.exists():
                 rows = [json.loads(x) for x in path.read_text().splitlines()]
                 records_by[name] = [r for r in rows if r["id"] in set(report["task_ids"])]
     report["paired"] = paired_rows(records_by, PAIRS)
+    if args.replaceability:
+        llm = systems.get("team-llm")
+        if llm is None or "team-llm" not in records_by:
+            raise SystemExit("--replaceability needs team-llm answered on this sample first")
+        log = CallLog(runs / llm["run"] / "calls.sqlite")
+        spec = make_system("team-llm", args.threads).built.spec
+        by_id = {r["id"]: r for r in records_by["team-llm"]}
+        llm["replaceability"] = replaceability(spec, tasks, by_id, log)
     out.write_text(json.dumps(report, indent=1) + "\n")
-    md = RESULTS / f"humaneval-{report['date']}.md"
+    md = out.parent / f"{prefix}-{report['date']}.md"
+    title = "Team development tasks" if args.dev else "HumanEval"
     md.write_text(
-        f"# HumanEval, {report['sample']} ({report['date']})\n\nMachine: {report['machine']}\n\n"
+        f"# {title}, {report['sample']} ({report['date']})\n\nMachine: {report['machine']}\n\n"
         + markdown(list(systems.values()))
         + "\n| a | b | n | only a | only b | diff | 95% CI | McNemar p |\n|---|---|---|---|---|"
         "---|---|---|\n"
@@ -87,6 +153,7 @@ def main() -> None:
             for p in report["paired"]
         )
     )
+    plot(list(systems.values()), out.parent / f"{prefix}-{report['date']}.png")
     print(markdown(list(systems.values())))
 
 

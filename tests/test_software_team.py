@@ -11,9 +11,10 @@ import pytest
 
 from slmgraph import load_spec, run
 from slmgraph.agents.team.engineer import CODE_ONLY, unfenced, with_task_imports
-from slmgraph.agents.team.qa import merged
+from slmgraph.agents.team.qa import merged, task_examples
 from slmgraph.constraints.base import Constraint, check_output
 from slmgraph.errors import ModelError, SpecError
+from slmgraph.tools.code.source import importable
 
 TASK = '''from typing import List
 
@@ -125,15 +126,13 @@ def test_a_role_whose_output_breaks_its_schema_falls_back_to_the_llm() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "Here is the code:\ndef f():\n    return 1\n",
-        "```python\ndef f():\n    return 1\n```\nThis returns 1.",
-        "def f():\n    return 1\nprint(f())\n",
-        "def f():\n    return 1\nassert f() == 1\n",
-        "def f():\n    return 1\n\n check()\n",  # an IndentationError
-        "def f():\n    return 1\nX = 2\n",  # statements only before the definitions
+        "Here is the code:\ndef f():\n    return 1\n",  # prose first
+        "```python\ndef f():\n    return 1\n```\nThis returns 1.",  # prose after the fence
+        "```python\n```",  # no code
+        "",
     ],
 )
-def test_the_engineers_constraint_refuses_prose_and_top_level_code(text: str) -> None:
+def test_the_engineers_constraint_refuses_prose(text: str) -> None:
     with pytest.raises(ModelError):
         check_output(text, Constraint.pattern(CODE_ONLY))
 
@@ -148,6 +147,22 @@ def test_the_engineers_constraint_admits_modules_and_a_fence_around_them() -> No
     fenced = f"```python\n{code}\n```"
     assert check_output(fenced, Constraint.pattern(CODE_ONLY)) == fenced
     assert unfenced(fenced).strip() == code
+    assert importable(code + "\n") == code + "\n"  # nothing to take out
+
+
+def test_the_models_own_test_code_is_taken_out() -> None:
+    code = (
+        "def f(x):\n    return 2 * x\n\nprint(f(2))\nassert f(2) == 5  # wrong\n"
+        "result = f(3)\nSCALE = max(1, 2)\n\n@decorate\ndef g():\n    pass\n\n"
+        "for i in range(3):\n    print(i)\n\nif __name__ == '__main__':\n    print(input())\n"
+    )
+    assert check_output(code, Constraint.pattern(CODE_ONLY)) == code
+    kept = importable(code)
+    assert (
+        kept
+        == "def f(x):\n    return 2 * x\n\nSCALE = max(1, 2)\n\n@decorate\ndef g():\n    pass\n"
+    )
+    assert importable("def f(:\n    pass\nprint(1)\n") == "def f(:\n    pass\nprint(1)\n"
 
 
 def test_task_imports_are_restored_once() -> None:
@@ -195,3 +210,24 @@ def test_a_fix_that_fails_on_every_tier_keeps_the_last_version() -> None:
     assert "else 1" in r.output["code"] and r.output["report"]["passed"] == 2
     errors = [h for h in r.state["history"] if h.get("error")]
     assert len(errors) == 3  # two fixes and debug, each kept the version before it
+
+
+def test_the_tasks_own_examples_come_first() -> None:
+    task = 'def f(x):\n    """Doc.\n    >>> f(2)\n    4\n    >>> f(0)\n    """\n'
+    assert task_examples(task) == [
+        {"call": "f(2)", "expected": "4"},
+        {"call": "f(0)", "expected": "None"},  # a doctest that prints nothing
+    ]
+    assert merged(task_examples(task), [{"call": "f(2)", "expected": "5"}]) == task_examples(task)
+
+
+def test_a_case_that_is_not_python_is_the_tests_fault() -> None:
+    tiers = _tiers([RIGHT])
+    tiers["slm"]["settings"]["rules"][1] = {
+        "node": "qa",
+        "output": '{"cases": [{"call": "total([1, 2]", "expected": "3"}, '
+        '{"call": "total([])", "expected": "zero"}]}',
+    }
+    r = _run(tiers)
+    assert r.output["outcome"] == "passed"  # the two broken cases are not counted
+    assert r.output["report"]["invalid"] == 2 and r.output["report"]["total"] == 1  # the task's

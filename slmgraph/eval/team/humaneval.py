@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
+from slmgraph import yamlfile
 from slmgraph.eval.tiers import bench_tiers, code_fingerprint
 from slmgraph.graphs.builder import BuiltGraph, build
 from slmgraph.loader import load_spec
 from slmgraph.runner import run
 from slmgraph.spec import GraphSpec
+from slmgraph.telemetry.calllog import CallLog
 from slmgraph.tools.code.sandbox import Limits, shared_sandbox
 
 ROLES = ("product_manager", "architect", "qa", "engineer", "debug")
@@ -58,6 +61,14 @@ def load_tasks() -> list[Task]:
         )
         for p in problems
     ]
+
+
+def load_dev_tasks(path: str | Path) -> list[Task]:
+    """Tasks in HumanEval's shape from a YAML list (``id``, ``entry_point``, ``prompt``,
+    ``test``): the development set the team's settings are chosen on."""
+    data = yamlfile.parse_bytes(Path(path).read_bytes(), str(path)).data
+    return [Task(str(d["id"]), str(d["prompt"]), str(d["entry_point"]), str(d["test"]), "dev")
+            for d in data]  # fmt: skip
 
 
 def official_pass(task: Task, code: str | None, wall_s: float = 15.0) -> tuple[bool, str]:
@@ -132,17 +143,32 @@ class TeamSystem:
         started = time.perf_counter()
         result = run(self.built, {"task": item.prompt})
         return {
+            "run_id": result.run_id,
             "code": result.output.get("code"),
             "outcome": result.output.get("outcome"),
             "error": result.error,
             "trace": result.trace,
             "budget": result.state.get("budget"),
             "visits": dict(result.state.get("visits") or {}),
+            "report": result.output.get("report"),
+            "tests": result.state.get("tests"),
+            "versions": [
+                {
+                    "node": h.get("node"),
+                    "passed": h["report"]["passed"],
+                    "total": h["report"]["total"],
+                    "loads": h["report"]["load_error"] is None,
+                }
+                for h in result.state.get("history") or []
+                if "report" in h
+            ],
             "seconds": round(time.perf_counter() - started, 3),
         }
 
 
-def make_system(name: str, n_threads: int | None = None) -> TeamSystem:
+def make_system(
+    name: str, n_threads: int | None = None, call_log: CallLog | Literal[False] = False
+) -> TeamSystem:
     """``solo-0.5b``, ``solo-1.5b``, ``team-slm``, ``team-llm``, ``team-mixed`` or
     ``team-cascade`` (see :func:`team_spec`), on the benchmark's tiers."""
     if name in ("solo-0.5b", "solo-1.5b"):
@@ -151,7 +177,15 @@ def make_system(name: str, n_threads: int | None = None) -> TeamSystem:
         spec = team_spec(name.removeprefix("team-"), n_threads)
     else:
         raise ValueError(f"unknown system {name!r}")
-    return TeamSystem(name, build(spec, call_log=False))
+    return TeamSystem(name, build(spec, call_log=call_log))
+
+
+def _short_report(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not report:
+        return None
+    failing = [r for r in report.get("results") or [] if not r.get("passed")][:6]
+    keys = ("passed", "total", "invalid", "load_error", "all_passed")
+    return {**{k: report.get(k) for k in keys}, "failing": failing}
 
 
 def score(item: Task, pred: dict[str, Any]) -> dict[str, Any]:
@@ -175,6 +209,7 @@ def score(item: Task, pred: dict[str, Any]) -> dict[str, Any]:
     ]
     return {
         "id": item.id,
+        "run_id": pred.get("run_id"),
         "hardness": item.hardness,
         "correct": passed,
         "why": why,
@@ -182,6 +217,9 @@ def score(item: Task, pred: dict[str, Any]) -> dict[str, Any]:
         "error": pred.get("error"),
         "budget": bool(pred.get("budget")),
         "visits": pred.get("visits") or {},
+        "versions": pred.get("versions") or [],
+        "tests": pred.get("tests"),
+        "report": _short_report(pred.get("report")),
         "code": pred.get("code"),
         "seconds": pred.get("seconds"),
         "trace": trace,

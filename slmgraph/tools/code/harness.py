@@ -10,8 +10,8 @@ shape::
     {"load_error": None | "Traceback ...", "total": 3, "passed": 2, "invalid": 0,
      "results": [{"call", "expected", "passed", "got" | "error"}, ...]}
 
-A case whose expected value does not evaluate is the test's fault: it is reported ``invalid``
-and not counted in ``total``.
+A case whose call does not parse, or whose expected value does not evaluate, is the test's
+fault: it is reported ``invalid`` and not counted in ``total``.
 """
 
 from __future__ import annotations
@@ -61,9 +61,10 @@ if namespace is not None:
     for case in cases:
         row = {{"call": case["call"], "expected": case["expected"], "passed": False}}
         try:
+            compile(case["call"], "<call>", "eval")
             expected = eval(case["expected"], dict(namespace))
         except BaseException as exc:
-            row["error"] = f"the expected value does not evaluate: {{type(exc).__name__}}: {{exc}}"
+            row["error"] = f"the case is not valid Python: {{type(exc).__name__}}: {{exc}}"
             row["invalid"] = True  # the test's fault, not the code's: not counted
             report["total"] -= 1
             report["invalid"] += 1

@@ -51,15 +51,25 @@ def run_tests(env: NodeEnv) -> NodeFn:
         report = run_cases(sandbox, str(state.get("code") or ""), cases, params.per_case_s, limits)
         return {
             "report": report,
-            "qa_status": "pass" if report["all_passed"] else "fail",
+            # No valid case: nothing says the code is wrong, and no fix could be checked.
+            "qa_status": "pass"
+            if report["all_passed"]
+            else "untested"
+            if not report["total"]
+            else "fail",
             "history": [{"node": env.name, "report": report}],
         }
 
     return run
 
 
+def _rank(report: dict[str, Any]) -> tuple[bool, int]:
+    return report.get("load_error") is None, int(report.get("passed") or 0)
+
+
 def best_version(history: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
-    """The version that passed most cases (the latest of equals) and its report."""
+    """The version that passed most cases (one that imports before one that does not; the
+    latest of equals) and its report."""
     best: tuple[str, dict[str, Any]] | None = None
     code = None
     for item in history:
@@ -68,7 +78,7 @@ def best_version(history: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | 
         elif (
             code is not None
             and "report" in item
-            and (best is None or item["report"]["passed"] >= best[1]["passed"])
+            and (best is None or _rank(item["report"]) >= _rank(best[1]))
         ):
             best = (code, item["report"])
     return best
@@ -82,8 +92,8 @@ def best_version(history: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | 
 )
 def finish(env: NodeEnv) -> NodeFn:
     def run(state: State) -> Update:
-        if state.get("qa_status") == "pass" and not state.get("budget"):
-            return {"outcome": "passed"}
+        if state.get("qa_status") in ("pass", "untested") and not state.get("budget"):
+            return {"outcome": "passed" if state["qa_status"] == "pass" else "untested"}
         outcome = "budget" if state.get("budget") else "failed"
         best = best_version(list(state.get("history") or []))
         if best is None:  # no version was tested: what there is, as it is
