@@ -103,28 +103,14 @@ def node_runner(
                 strict=True,
             ):
                 var.reset(tok)  # type: ignore[attr-defined]
-        if not sink:
-            sink.append(
-                {
-                    "node": name,
-                    "tier": tier,
-                    "size": None,
-                    "backend": None,
-                    "model": None,
-                    "tokens_in": 0,
-                    "tokens_out": 0,
-                    "latency_s": 0.0,
-                    "cost_usd": 0.0,
-                    "status": "error" if "error" in update else "ok",
-                    "error": update.get("error"),
-                    "call_id": None,
-                }
-            )
+        if not sink:  # a node that called no model still has its line in the trace
+            status = "error" if "error" in update else "ok"
+            sink.append(_entry(name, tier, status, update.get("error")))
         if not state.get("budget") and "error" not in update:
             spent = spent_budget(spec, [*(state.get("trace") or []), *sink])
             if spent is not None:
                 target = spec.limits.on_budget
-                sink.append(_budget_entry(name, tier, spent["message"]))
+                sink.append(_entry(name, tier, "budget", spent["message"]))
                 if target is None or target == name:
                     update["error"] = spent["message"]
                     update["failed_node"] = name
@@ -154,7 +140,8 @@ def spent_budget(spec: GraphSpec, trace: list[dict[str, Any]]) -> dict[str, Any]
     return None
 
 
-def _budget_entry(name: str, tier: str | None, message: str) -> dict[str, Any]:
+def _entry(name: str, tier: str | None, status: str, error: str | None) -> dict[str, Any]:
+    """A trace line without a model call (a tool, a failure before any call, a spent budget)."""
     return {
         "node": name,
         "tier": tier,
@@ -165,8 +152,8 @@ def _budget_entry(name: str, tier: str | None, message: str) -> dict[str, Any]:
         "tokens_out": 0,
         "latency_s": 0.0,
         "cost_usd": 0.0,
-        "status": "budget",
-        "error": message,
+        "status": status,
+        "error": error,
         "call_id": None,
     }
 

@@ -3,9 +3,8 @@ structures, the algorithm as steps, the cases worth testing)."""
 
 from __future__ import annotations
 
-from slmgraph.agents.team.common import RoleParams, ask_json, role_tiers, text_list
-from slmgraph.prompts import load_prompt
-from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
+from slmgraph.agents.team.common import RoleParams, document_node, role_tiers, text_list
+from slmgraph.registry import NodeEnv, NodeFn, register_agent
 
 SCHEMA = {
     "type": "object",
@@ -34,10 +33,4 @@ class Params(RoleParams):
     description="Requirements -> design (JSON: signature, data structures, steps, test cases)",
 )
 def architect(env: NodeEnv) -> NodeFn:
-    params: Params = env.params
-    template = load_prompt(params.prompt, env.spec.base_dir)
-
-    def run(state: State) -> Update:
-        return {"design": ask_json(env, params, template, state, SCHEMA)}
-
-    return run
+    return document_node(env, "design", SCHEMA)

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from slmgraph.agents.prompt import render
 from slmgraph.constraints.base import Constraint
 from slmgraph.models.base import Message
-from slmgraph.prompts import PromptTemplate
-from slmgraph.registry import NodeEnv, State
+from slmgraph.prompts import PromptTemplate, load_prompt
+from slmgraph.registry import NodeEnv, NodeFn, State, Update
 from slmgraph.tiers import Result
 
 
@@ -103,3 +103,14 @@ CASE = {
     },
     "required": ["call", "expected"],
 }
+
+
+def document_node(env: NodeEnv, key: str, schema: dict[str, Any]) -> NodeFn:
+    """A role that writes one JSON document under ``schema`` to state key ``key``."""
+    params: RoleParams = env.params
+    template = load_prompt(params.prompt, env.spec.base_dir)
+
+    def run(state: State) -> Update:
+        return {key: ask_json(env, params, template, state, schema)}
+
+    return run

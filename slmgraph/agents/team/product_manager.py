@@ -3,9 +3,8 @@ inputs and output, edge cases, examples as calls with expected values)."""
 
 from __future__ import annotations
 
-from slmgraph.agents.team.common import CASE, RoleParams, ask_json, role_tiers, text_list
-from slmgraph.prompts import load_prompt
-from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
+from slmgraph.agents.team.common import CASE, RoleParams, document_node, role_tiers, text_list
+from slmgraph.registry import NodeEnv, NodeFn, register_agent
 
 SCHEMA = {
     "type": "object",
@@ -35,10 +34,4 @@ class Params(RoleParams):
     description="Task -> requirements (JSON: goal, inputs, output, edge cases, examples)",
 )
 def product_manager(env: NodeEnv) -> NodeFn:
-    params: Params = env.params
-    template = load_prompt(params.prompt, env.spec.base_dir)
-
-    def run(state: State) -> Update:
-        return {"requirements": ask_json(env, params, template, state, SCHEMA)}
-
-    return run
+    return document_node(env, "requirements", SCHEMA)
