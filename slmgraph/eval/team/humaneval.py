@@ -136,7 +136,8 @@ class TeamSystem:
     def fingerprint(self) -> str:
         """Names what this system would answer: its spec and the team's code and prompts."""
         spec = self.built.spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
-        parts = ("agents/team", "tools/code", "eval/team", "prompts/team", "graphs", "models")
+        parts = ("agents/team", "tools/code", "eval/team", "prompts/team",
+                 "graphs/software_team.yaml", "models")  # fmt: skip
         return code_fingerprint(self.name, spec, parts)
 
     def predict(self, item: Task) -> dict[str, Any]:
