@@ -19,7 +19,7 @@ $(PY):
 $(STAMP): pyproject.toml scripts/install_llamacpp.sh scripts/install_system_packages.sh | $(PY)
 	bash scripts/install_system_packages.sh
 	bash scripts/install_llamacpp.sh $(PY)
-	$(PIP) install -q -e ".[dev,studio,openai,outlines,peers,embed,crypto,postgres,duckdb,mysql,cluster,finetune,pii,team]"
+	$(PIP) install -q -e ".[dev,studio,openai,outlines,peers,embed,crypto,postgres,duckdb,mysql,cluster,finetune,pii,team,operator]"
 	$(PIP) install -q --no-deps vanna==0.7.9  # the Vanna peer (its deps: the peers extra)
 	$(PY) -m slmgraph.pipeline.finetune --fetch-converter  # llama.cpp's GGUF LoRA converter
 	touch $(STAMP)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from overhead import machine
+from plots import rate_cost_calls
 
 from slmgraph.eval.harness import evaluate
 from slmgraph.eval.sample import stratified_sample
@@ -42,36 +43,16 @@ PAIRS = [
 
 
 def plot(summaries: list[dict[str, Any]], path: Path) -> None:
-    """pass@1 against cost per solved task, and the calls of each system by tier."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for s in summaries:
-        x = (s["cost_per_solved"] or 0.0) * 1e6
-        a.errorbar(x, s["pass_at_1"] * 100, fmt="o",
-                   yerr=[[(s["pass_at_1"] - s["ci95"][0]) * 100],
-                         [(s["ci95"][1] - s["pass_at_1"]) * 100]])  # fmt: skip
-        a.annotate(s["system"], (x, s["pass_at_1"] * 100), textcoords="offset points",
-                   xytext=(5, 5), fontsize=8)  # fmt: skip
-    a.set_xlabel("cost per solved task (micro-dollars, catalog prices)")
-    a.set_ylabel("pass@1 (%), 95% interval")
-    a.set_title("pass@1 against cost")
-    a.grid(alpha=0.3)
-    names = [s["system"] for s in summaries]
-    small = [s["calls_per_task"] * s["slm_call_share"] for s in summaries]
-    large = [s["calls_per_task"] * (1 - s["slm_call_share"]) for s in summaries]
-    b.bar(names, small, label="slm calls")
-    b.bar(names, large, bottom=small, label="llm calls")
-    b.set_ylabel("model calls per task")
-    b.set_title("calls by tier")
-    b.tick_params(axis="x", labelrotation=30, labelsize=8)
-    b.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    rate_cost_calls(
+        summaries,
+        path,
+        rate="pass_at_1",
+        cost="cost_per_solved",
+        calls="calls_per_task",
+        rate_label="pass@1",
+        cost_label="cost per solved task",
+        calls_label="model calls per task",
+    )
 
 
 def main() -> None:

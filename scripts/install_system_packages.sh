@@ -2,11 +2,15 @@
 # Debian packages the tests use, installed where they are missing and we may (root, apt-get):
 # - mariadb-server: the query-writer's MySQL/MariaDB tests (they skip, saying why, without it);
 # - bubblewrap: the code sandbox's isolation (tools/code/sandbox.py; without it the sandbox
-#   falls back to resource limits with a warning, and its escape tests are skipped).
+#   falls back to resource limits with a warning, and its escape tests are skipped);
+# - chromium, chromium-driver: the operator's headless browser (tools/browser; its tests skip,
+#   saying why, without them).
 set -uo pipefail
 missing=()
 command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

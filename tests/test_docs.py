@@ -6,6 +6,9 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from conftest import ROOT
 from slmgraph import load_spec, run
@@ -97,3 +100,23 @@ def test_software_team_example_runs_on_scripted_tiers() -> None:
     assert out.returncode == 0, out.stderr
     assert "engineer[slm] -> engineer[slm]" in out.stdout  # the fix loop's second try passed
     assert "outcome: passed" in out.stdout and "tests: 3 of 3 pass" in out.stdout
+
+
+def test_operator_example_runs_on_scripted_tiers(tmp_path: Path) -> None:
+    from slmgraph.tools.browser import chromium
+
+    if chromium.available() is not None:
+        pytest.skip(f"no headless browser: {chromium.available()}")
+    env = {**os.environ, "SLMGRAPH_TIERS": str(ROOT / "examples" / "scripted_tiers.yaml"),
+           "SLMGRAPH_SKILLS": str(tmp_path / "skills.sqlite")}  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "operator.py"), "click-test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # its screenshots go under the working folder's .slmgraph/
+    )
+    assert out.returncode == 0, out.stderr
+    assert "1. click(4)" in out.stdout and "outcome: success (reward 1.0)" in out.stdout
+    assert "task_inference[llm]" in out.stdout

@@ -1,7 +1,7 @@
 """`langgraph dev` (LangGraph Studio's server) on loopback runs the built-in graphs through its
 HTTP API: create a thread, run the triage graph on scripted tiers, read the thread state back;
 the query-writer, whose database is a per-run resource although the server passes no slmgraph
-context, and the software team, whose code sandbox is one too."""
+context, the software team, whose code sandbox is one too, and the operator, whose browser is."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ slm:
           "examples": [{"call": "total([1, 2])", "expected": "3"}]}'
       - {node: qa, output: '{"cases": [{"call": "total([])", "expected": "0"}]}'}
       - {node: engineer, output: "def total(xs):\\n    return sum(xs)\\n"}
+      - {node: information_gathering, output: '{"relevant": [4], "values": []}'}
+      - {node: skill_curation, output: none}
+      - {node: action_planning, output: "click(4)"}
 llm:
   backend: scripted
   settings:
@@ -40,6 +43,7 @@ llm:
       - node: architect
         output: '{"signature": "def total(xs):", "data_structures": [], "steps": ["sum"],
           "test_cases": []}'
+      - {node: task_inference, output: '{"subtask": "click the button"}'}
 """
 
 
@@ -60,6 +64,7 @@ def test_langgraph_dev_runs_a_builtin_graph(tmp_path: Path) -> None:
         "LANGSMITH_TRACING": "false",
         "SLMGRAPH_TIERS": str(tiers),
         "SLMGRAPH_CALL_LOG": str(tmp_path / "calls.sqlite"),
+        "SLMGRAPH_SKILLS": str(tmp_path / "skills.sqlite"),
     }
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
@@ -120,6 +125,16 @@ def test_langgraph_dev_runs_a_builtin_graph(tmp_path: Path) -> None:
             ).json()
         assert team.get("outcome") == "passed", {k: team.get(k) for k in ("error", "trace", "code")}
         assert team["report"]["passed"] == 2  # the sandbox ran under the server too
+        from slmgraph.tools.browser import chromium
+
+        if chromium.available() is None:  # the browser, a per-run resource, under the server
+            with httpx.Client(base_url=base, timeout=90) as client:
+                thread = client.post("/threads", json={}).json()["thread_id"]
+                op = client.post(
+                    f"/threads/{thread}/runs/wait",
+                    json={"assistant_id": "operator", "input": {"task": "click-test", "seed": 1}},
+                ).json()
+            assert op.get("outcome") == "success", {k: op.get(k) for k in ("error", "steps")}
     except Exception:
         print((tmp_path / "server.log").read_text()[-4000:])
         raise

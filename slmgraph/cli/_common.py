@@ -76,6 +76,11 @@ def window_seconds(text: str) -> float:
 def print_result(result: Any) -> None:
     """A run's output keys, error, pause, and its trace as a table."""
     for key, value in result.output.items():
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            print(f"{key}:")  # a list of lines (the operator's steps), one per line
+            for line in value:
+                print(f"  {line}")
+            continue
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         print(f"{key}: {shown}")
     if result.error:
@@ -83,15 +88,16 @@ def print_result(result: Any) -> None:
     if result.next_nodes:
         print(f"paused before: {', '.join(result.next_nodes)}")
     print()
-    print(f"{'node':<18}{'tier':<8}{'model':<38}{'in':>6}{'out':>6}{'seconds':>9}")
+    width = max([18, *(len(str(t["node"])) + 2 for t in result.trace)])
+    print(f"{'node':<{width}}{'tier':<8}{'model':<38}{'in':>6}{'out':>6}{'seconds':>9}")
     for t in result.trace:
         print(
-            f"{t['node']:<18}{(t['tier'] or '-'):<8}{(t['model'] or '-')[:37]:<38}"
+            f"{t['node']:<{width}}{(t['tier'] or '-'):<8}{(t['model'] or '-')[:37]:<38}"
             f"{t['tokens_in']:>6}{t['tokens_out']:>6}{t['latency_s']:>9.2f}"
             + ("" if t["status"] == "ok" else f"  {t['status']}: {t['error']}")
         )
     tot = result.totals
     print(
-        f"{'total':<64}{tot['tokens_in']:>6}{tot['tokens_out']:>6}{tot['wall_s']:>9.2f}"
+        f"{'total':<{width + 46}}{tot['tokens_in']:>6}{tot['tokens_out']:>6}{tot['wall_s']:>9.2f}"
         f"   ${tot['cost_usd']:.6f}"
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from slmgraph.eval.stats import paired, percentile, wilson
+from slmgraph.eval.stats import paired_rows, percentile, wilson
 
 #: Roles whose output is decoded under a constraint (a schema or the code-only pattern).
 CONSTRAINED = ("product_manager", "architect", "qa", "engineer", "debug")
@@ -89,11 +89,4 @@ def markdown(summaries: list[dict[str, Any]]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def paired_rows(
-    by_system: dict[str, list[dict[str, Any]]], pairs: list[tuple[str, str]]
-) -> list[dict[str, Any]]:
-    out = []
-    for a, b in pairs:
-        if a in by_system and b in by_system:
-            out.append({"a": a, "b": b, **paired(by_system[a], by_system[b])})
-    return out
+__all__ = ["markdown", "paired_rows", "summarize"]

@@ -1,0 +1,158 @@
+"""MiniWoB++ for the operator: each system on the same tasks and seeds in a real headless
+Chromium, success by the page's own reward, side by side with paired comparisons.
+
+    .venv/bin/python benchmarks/miniwob.py [--systems react-0.5b,operator-mixed]
+                                           [--tasks click-test,enter-text] [--episodes 10]
+
+Episodes are seed-major (every task's seed 0 first), so a run cut short still covers every
+task. Answers are kept under benchmarks/runs/miniwob/<system>-<fingerprint>/ (resumable: a
+killed run continues where it stopped; the system's skill store lives there too, so skills
+carry across its episodes); ``operator-llm`` logs its calls there (``calls.sqlite``). Writes
+benchmarks/results/miniwob-latest.json (merged with the systems already there),
+miniwob-<date>.md and miniwob-<date>.png.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: E402  (imports follow the sys.path fix below)
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+# This script is named like the MiniWoB++ package: its folder goes last on the path, so that
+# `import miniwob` finds the package (and `overhead`, beside it, is still found).
+_here = str(Path(__file__).resolve().parent)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(_here)] + [_here]
+
+from overhead import machine
+from plots import rate_cost_calls
+
+from slmgraph.eval.harness import evaluate
+from slmgraph.eval.operator.miniwob import SYSTEMS, TASKS, episodes, make_system, score
+from slmgraph.eval.operator.replace import replaceability
+from slmgraph.eval.operator.report import by_task_table, markdown, paired_rows, summarize
+from slmgraph.telemetry import CallLog
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+PAIRS = [
+    ("operator-mixed", "react-1.5b"),
+    ("operator-mixed", "react-0.5b"),
+    ("operator-mixed", "operator-mixed-noskills"),
+    ("operator-slm", "react-0.5b"),
+    ("operator-llm", "react-1.5b"),
+    ("operator-mixed", "operator-llm"),
+    ("react-1.5b", "react-0.5b"),
+]
+
+
+def plot(summaries: list[dict[str, Any]], path: Path) -> None:
+    rate_cost_calls(
+        summaries,
+        path,
+        rate="success_rate",
+        cost="cost_per_success",
+        calls="calls_per_episode",
+        rate_label="success rate",
+        cost_label="cost per success",
+        calls_label="model calls per episode",
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--episodes", type=int, default=10, help="seeds per task")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(RESULTS / "miniwob-latest.json"))
+    ap.add_argument(
+        "--replaceability",
+        action="store_true",
+        help="per module, replay operator-llm's logged run with that module on slm",
+    )
+    args = ap.parse_args()
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    items = episodes(tasks, args.episodes)
+    out = Path(args.out)
+    runs = HERE / "runs" / "miniwob"
+    report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    ids = [e.id for e in items]
+    if report.get("episode_ids") not in (None, ids):
+        report = {}  # another sample: start the report afresh (the runs are kept)
+    report.update({"machine": machine(), "date": date.today().isoformat(),
+                   "episodes": len(items), "tasks": tasks, "seeds": args.episodes,
+                   "episode_ids": ids})  # fmt: skip
+    systems = report.setdefault("systems", {})
+    records_by: dict[str, list[dict[str, Any]]] = {}
+    wanted = set(ids)
+    for name in [s.strip() for s in args.systems.split(",") if s.strip()]:
+        probe = make_system(name, args.threads)
+        run_dir = runs / f"{name}-{probe.fingerprint()}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log = CallLog(run_dir / "calls.sqlite") if name == "operator-llm" else False
+        system = make_system(name, args.threads, run_dir, log)
+        try:
+            evaluate(system, items, run_dir, score=score, summarize=summarize,
+                     markdown=lambda s: markdown(s), metric="success")  # fmt: skip
+        finally:
+            system.close()
+        rows = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
+        records_by[name] = [r for r in rows if r["id"] in wanted]
+        systems[name] = {**summarize(records_by[name], name), "run": run_dir.name}
+    for name, data in systems.items():  # systems answered earlier, on the same sample
+        if name not in records_by and data.get("run"):
+            path = runs / data["run"] / "predictions.jsonl"
+            if path.exists():
+                rows = [json.loads(x) for x in path.read_text().splitlines()]
+                records_by[name] = [r for r in rows if r["id"] in wanted]
+    report["paired"] = paired_rows(records_by, PAIRS)
+    if args.replaceability:
+        llm = systems.get("operator-llm")
+        if llm is None or "operator-llm" not in records_by:
+            raise SystemExit("--replaceability needs operator-llm answered on these episodes")
+        run_dir = runs / llm["run"]
+        spec = make_system("operator-llm", args.threads).built.spec
+        by_id = {r["id"]: r for r in records_by["operator-llm"]}
+        log = CallLog(run_dir / "calls.sqlite")
+        llm["replaceability"] = replaceability(spec, items, by_id, log, run_dir / "skills.sqlite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    summaries = list(systems.values())
+    md = out.parent / f"miniwob-{report['date']}.md"
+    md.write_text(
+        f"# MiniWoB++, {len(tasks)} tasks x {args.episodes} seeds ({report['date']})\n\n"
+        f"Machine: {report['machine']}\n\n"
+        + markdown(summaries)
+        + "\n"
+        + by_task_table(summaries)
+        + "\n| a | b | n | only a | only b | diff | 95% CI | McNemar p |\n|---|---|---|---|---|"
+        "---|---|---|\n"
+        + "".join(
+            f"| {p['a']} | {p['b']} | {p['n']} | {p['only_a']} | {p['only_b']} | "
+            f"{p['diff']:+.1%} | {p['ci95'][0]:+.1%}..{p['ci95'][1]:+.1%} | {p['p_mcnemar']} |\n"
+            for p in report["paired"]
+        )
+    )
+    if any("replaceability" in s for s in summaries):
+        with md.open("a") as f:
+            f.write(
+                "\n| module | episodes | outcome unchanged on slm | share | computed calls |\n"
+                "|---|---|---|---|---|\n"
+            )
+            for s in summaries:
+                for module, r in (s.get("replaceability") or {}).items():
+                    f.write(
+                        f"| {module} | {r['n']} | {r['unchanged']} | {r['share']} | "
+                        f"{r['computed_calls']} |\n"
+                    )
+            f.write("\nThe position paper's estimate for Cradle: ~70% of calls to small models.\n")
+    plot(summaries, out.parent / f"miniwob-{report['date']}.png")
+    print(markdown(summaries))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The operator on MiniWoB++: systems, episodes, scores and the report."""

@@ -1,0 +1,195 @@
+"""MiniWoB++ tasks in a real headless Chromium: reset to a task and seed, read the page, act.
+
+The task pages ship in the ``miniwob`` wheel (Farama's MiniWoB++). This drives them through
+the pages' own JavaScript API, exactly as the package's ``SeleniumInstance`` does — seed with
+``Math.seedrandom``, start with ``core.startEpisodeReal()``, read ``core.getDOMInfo()`` (which
+gives every element a ``ref``), click with ``core.elementClick(ref)``, and read the reward the
+page itself sets (``WOB_DONE_GLOBAL``, ``WOB_RAW_REWARD_GLOBAL``) — so rewards are the
+benchmark's. One difference, stated in the benchmark report: the page's own 10-second episode
+timer is raised to ``episode_s`` (a small model on two cores takes seconds per call; the
+episode is bounded by the graph's step and time limits instead), and success is the raw
+reward (no time discount), as in the published LLM-agent results.
+
+One browser serves many episodes and tasks (a new page only when the task changes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slmgraph._suggest import did_you_mean
+from slmgraph.errors import RunError
+from slmgraph.tools.browser import chromium
+from slmgraph.tools.browser.page import Page, flatten
+
+#: Keys the ``press`` action may send (names the planner's grammar offers).
+KEYS = ("Enter", "Tab", "Backspace", "Escape", "ArrowDown", "ArrowUp", "Space")
+
+
+def task_dir() -> Path:
+    try:
+        import importlib.resources
+
+        return Path(str(importlib.resources.files("miniwob") / "html" / "miniwob"))
+    except ModuleNotFoundError:
+        raise RunError("MiniWoB++ is not installed: pip install 'slmgraph[operator]'") from None
+
+
+def task_names() -> list[str]:
+    return sorted(p.stem for p in task_dir().glob("*.html"))
+
+
+@dataclass
+class Status:
+    done: bool
+    reward: float  # the raw reward: 1 success, -1 failure, partial credit between
+    reason: str | None = None
+
+
+@dataclass
+class MiniWoB:
+    """A MiniWoB++ environment in one headless Chromium (opened on first use)."""
+
+    episode_s: float = 600.0
+    wait_ms: int = 150
+    driver: Any = None
+    task: str | None = None
+    seed: int | None = None
+    _owned: bool = field(default=False, repr=False)
+
+    def _browser(self) -> Any:
+        if self.driver is None:
+            self.driver = chromium.launch()
+            self._owned = True
+        return self.driver
+
+    def reset(self, task: str, seed: int) -> Page:
+        """Start an episode of ``task`` with ``seed``; the page as it opens."""
+        path = task_dir() / f"{task}.html"
+        if not path.is_file():
+            hint = did_you_mean(task, task_names(), "tasks")
+            raise RunError(f"no MiniWoB++ task {task!r}. {hint}")
+        driver = self._browser()
+        if task != self.task:
+            driver.get(path.as_uri())
+            self.task = task
+        self.seed = seed
+        script = (
+            "core.endEpisode(0);"
+            f"Math.seedrandom({int(seed)});"
+            'core.setDataMode("train");'
+            f"core.EPISODE_MAX_TIME = {int(self.episode_s * 1000)};"
+            "core.startEpisodeReal();"
+        )
+        driver.execute_script(script)
+        for _ in range(40):
+            if driver.execute_script("return WOB_TASK_READY;"):
+                break
+            time.sleep(0.05)
+        else:
+            raise RunError(f"the MiniWoB++ page {task!r} did not become ready")
+        return self.page()
+
+    def page(self) -> Page:
+        """The page now: the task's instruction, its elements with refs, and whether it ended."""
+        driver = self._browser()
+        data = driver.execute_script(
+            "var d = core.getDOMInfo();"
+            "var sel = {};"
+            "for (var r in core.previousDOMInfo) { var e = core.previousDOMInfo[r];"
+            "  if (e instanceof HTMLSelectElement)"
+            "    sel[r] = Array.from(e.options).map(function (o) { return o.text; }); }"
+            "return {dom: d, selects: sel, utterance: core.getUtterance(),"
+            "        done: WOB_DONE_GLOBAL, reward: WOB_RAW_REWARD_GLOBAL,"
+            "        reason: WOB_REWARD_REASON};"
+        )
+        status = self.status()
+        elements = flatten(data["dom"], {int(k): v for k, v in (data["selects"] or {}).items()})
+        return Page(str(data["utterance"] or ""), elements, status.done, status.reward)
+
+    def status(self) -> Status:
+        got = self._browser().execute_script(
+            "return [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON];"
+        )
+        reason = got[2]
+        return Status(bool(got[0]), float(got[1] or 0.0), None if reason is None else str(reason))
+
+    def click(self, ref: int) -> str | None:
+        """Click element ``ref``; an error message when the page refuses."""
+        result = self._browser().execute_script(f"return core.elementClick({int(ref)});")
+        self._settle()
+        return None if result is True else f"the page refused the click on [{ref}]: {result}"
+
+    def type(self, ref: int, text: str) -> str | None:
+        """Focus element ``ref`` (a click) and type ``text`` into it key by key."""
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        error = self.click(ref)
+        if error:
+            return error
+        ActionChains(self._browser(), duration=0).send_keys(text).perform()
+        self._settle()
+        return None
+
+    def select(self, ref: int, option: str) -> str | None:
+        """Choose ``option`` (its visible text) in the ``<select>`` element ``ref``."""
+        from selenium.common.exceptions import NoSuchElementException, WebDriverException
+        from selenium.webdriver.support.select import Select
+
+        driver = self._browser()
+        element = driver.execute_script(f"return core.previousDOMInfo[{int(ref)}] || null;")
+        if element is None:
+            return f"there is no element [{ref}] on the page"
+        try:
+            Select(element).select_by_visible_text(option)
+        except NoSuchElementException:
+            return f"[{ref}] has no option {option!r}"
+        except WebDriverException as exc:
+            return f"[{ref}] is not a list to select from: {str(exc.msg or exc)[:120]}"
+        self._settle()
+        return None
+
+    def press(self, key: str) -> str | None:
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        names = {"Enter": Keys.ENTER, "Tab": Keys.TAB, "Backspace": Keys.BACKSPACE,
+                 "Escape": Keys.ESCAPE, "ArrowDown": Keys.ARROW_DOWN, "ArrowUp": Keys.ARROW_UP,
+                 "Space": Keys.SPACE}  # fmt: skip
+        if key not in names:
+            return f"no key {key!r}; keys: {', '.join(KEYS)}"
+        ActionChains(self._browser(), duration=0).send_keys(names[key]).perform()
+        self._settle()
+        return None
+
+    def screenshot(self, path: Path) -> Path | None:
+        """The viewport as a PNG at ``path`` (None when the browser cannot take one)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            ok = self._browser().save_screenshot(str(path))
+        except Exception:  # a screenshot is for debugging; its failure ends nothing
+            return None
+        return path if ok else None
+
+    def _settle(self) -> None:
+        if self.wait_ms:
+            time.sleep(self.wait_ms / 1000)
+
+    def close(self) -> None:
+        if self.driver is not None and self._owned:
+            chromium.quit_quietly(self.driver)
+        self.driver, self.task = None, None
+
+    def __enter__(self) -> MiniWoB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+__all__ = ["KEYS", "MiniWoB", "Status", "task_dir", "task_names"]

@@ -1,0 +1,244 @@
+"""The operator in a real headless Chromium on real MiniWoB++ pages: scripted tiers (a policy
+that reads the prompt like a model would) drive the real graph to the page's own reward on
+several tasks; the action grammar admits only the page's refs; a page that ignores the
+actions leads to reflection and a bounded end; skills learned in one episode run the next;
+the browser reaches no host."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from slmgraph import load_spec, run
+from slmgraph.constraints.base import Constraint
+from slmgraph.errors import RunError
+from slmgraph.models.base import Message
+from slmgraph.models.scripted import ScriptedBackend
+from slmgraph.telemetry.context import current_node
+from slmgraph.tools.browser import chromium
+from slmgraph.tools.browser.actions import Action, grammar, parse
+from slmgraph.tools.browser.miniwob import MiniWoB
+from slmgraph.tools.browser.skills import SkillStore
+
+pytestmark = pytest.mark.skipif(
+    chromium.available() is not None, reason=f"no headless browser: {chromium.available()}"
+)
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[MiniWoB]:
+    with MiniWoB(wait_ms=50) as e:
+        yield e
+
+
+ELEMENT = re.compile(r'\[(\d+)\] (\S+)(?: #(\S+))?(?: "([^"]*)")?')
+
+
+def _elements(prompt: str) -> list[tuple[int, str, str, str]]:
+    return [(int(m[1]), m[2], m[3] or "", m[4] or "") for m in ELEMENT.finditer(prompt)]
+
+
+def _plan(prompt: str, done: int) -> str:
+    """The next action for the tasks the tests use, from the prompt alone."""
+    goal = re.search(r"Instruction: (.*)", prompt)
+    assert goal
+    g = goal.group(1)
+    els = _elements(prompt.split("Elements", 1)[1])
+    quoted = re.findall(r'"([^"]+)"', g)
+
+    def first(tag: str, id_: str | None = None) -> int:
+        return next(r for r, t, i, _ in els if t == tag and (id_ is None or i == id_))
+
+    button = first("button")
+    if g.startswith("Click the button"):
+        steps = [f"click({button})"]
+    elif g.startswith("Enter ") and "text field" in g and "username" not in g:
+        steps = [f'type({first("input_text")}, "{quoted[0]}")', f"click({button})"]
+    elif "username" in g:
+        steps = [f'type({first("input_text", "username")}, "{quoted[0]}")',
+                 f'type({first("input_password", "password")}, "{quoted[1]}")',
+                 f"click({button})"]  # fmt: skip
+    elif g.startswith("Select ") and "list" in g:
+        steps = [f'select({first("select")}, "{g.split()[1]}")', f"click({button})"]
+    else:
+        steps = ["done()"]
+    return steps[min(done, len(steps) - 1)]
+
+
+def policy(messages: Sequence[Message], constraint: Constraint | None) -> str:
+    """A scripted model for every module: it reads only what the prompt shows."""
+    prompt = messages[-1]["content"]
+    node = current_node.get()
+    if node == "information_gathering":
+        return json.dumps({"relevant": [], "values": re.findall(r'"([^"]+)"', prompt)[:4]})
+    if node == "self_reflection":
+        return json.dumps({"success": "refused" not in prompt, "reason": "judged by the page"})
+    if node == "task_inference":
+        return json.dumps({"subtask": "follow the instruction"})
+    if node == "skill_curation":
+        assert constraint is not None and constraint.choices
+        return constraint.choices[1]  # the first skill offered
+    assert constraint is not None and constraint.regex
+    offered = re.search(r'Skill: skill\("([^"]+)"\)', prompt)
+    if offered and r"skill\(" in constraint.regex:
+        return f'skill("{offered.group(1)}")'
+    history = prompt.split("Actions so far:", 1)[1]
+    done = len(re.findall(r"^- ", history, re.M))
+    return _plan(prompt, done)
+
+
+def _backends(responder: Any = policy) -> dict[str, ScriptedBackend]:
+    return {"slm": ScriptedBackend(responder=responder, model="scripted-slm"),
+            "llm": ScriptedBackend(responder=responder, model="scripted-llm")}  # fmt: skip
+
+
+def _spec(tmp_path: Path, **observe: Any) -> Any:
+    data = load_spec("operator").model_dump(by_alias=True, exclude_none=True, exclude={"source"})
+    data["nodes"]["observe"]["params"] = {"screenshots": str(tmp_path / "screens"), **observe}
+    return load_spec(data)
+
+
+@pytest.mark.parametrize("task", ["click-test", "enter-text", "login-user", "choose-list"])
+def test_scripted_modules_solve_real_tasks(task: str, env: MiniWoB, tmp_path: Path) -> None:
+    store = SkillStore()
+    r = run(_spec(tmp_path), {"task": task, "seed": 7}, backends=_backends(), call_log=False,
+            resources={"browser": env, "skills": store})  # fmt: skip
+    assert r.error is None, r.error
+    assert r.output["outcome"] == "success" and r.output["reward"] == 1.0
+    modules = {(t["node"], t["tier"]) for t in r.trace if t["model"]}
+    assert ("task_inference", "llm") in modules and ("action_planning", "slm") in modules
+    shots = [t["screenshot"] for t in r.trace if t["node"] == "observe"]
+    assert shots and all(s and Path(s).stat().st_size > 0 for s in shots)  # one per step
+    assert store.all(), "a success is stored as a skill"
+
+
+def test_a_learned_skill_runs_the_next_episode(env: MiniWoB, tmp_path: Path) -> None:
+    store = SkillStore(tmp_path / "skills.sqlite")
+    spec = _spec(tmp_path)
+    first = run(spec, {"task": "login-user", "seed": 1}, backends=_backends(), call_log=False,
+                resources={"browser": env, "skills": store})  # fmt: skip
+    assert first.output["outcome"] == "success"
+    (skill,) = store.all()
+    assert "{0}" in skill.template and "{1}" in skill.template  # username and password slots
+    again = SkillStore(tmp_path / "skills.sqlite")  # across runs: the file keeps it
+    second = run(spec, {"task": "login-user", "seed": 2}, backends=_backends(), call_log=False,
+                 resources={"browser": env, "skills": again})  # fmt: skip
+    assert second.output["outcome"] == "success", second.state.get("memory")
+    assert second.state["skill_used"] == skill.name
+    assert second.state["memory"][0]["action"] == f'skill("{skill.name}")'
+    assert again.get(skill.name).successes == 2  # type: ignore[union-attr]
+
+
+def test_a_page_that_ignores_the_actions_ends_bounded(env: MiniWoB, tmp_path: Path) -> None:
+    def stubborn(messages: Sequence[Message], constraint: Constraint | None) -> str:
+        if current_node.get() == "action_planning":
+            prompt = messages[-1]["content"]
+            div = next(r for r, t, _, _ in _elements(prompt.split("Elements", 1)[1]) if t == "div")
+            return f"click({div})"  # a text block: the page does nothing
+        return policy(messages, constraint)
+
+    r = run(_spec(tmp_path), {"task": "click-button", "seed": 3}, backends=_backends(stubborn),
+            call_log=False, resources={"browser": env, "skills": SkillStore()})  # fmt: skip
+    assert r.error is None
+    assert r.output["outcome"] == "limit"  # the act node's bound, not a crash
+    assert len(r.state["memory"]) == 12
+    assert sum(t["node"] == "self_reflection" and bool(t["model"]) for t in r.trace) == 11
+
+
+def test_the_grammar_admits_only_the_pages_refs(env: MiniWoB) -> None:
+    for task in ("login-user", "choose-list", "click-checkboxes", "email-inbox"):
+        page = env.reset(task, 4)
+        pattern = re.compile(grammar(page).regex or "")
+        refs = set(page.refs())
+        for ref in range(-3, max(refs) + 5):
+            assert bool(pattern.fullmatch(f"click({ref})")) == (ref in refs)
+        for e in page.elements:
+            typed = bool(pattern.fullmatch(f'type({e.ref}, "abc")'))
+            assert typed == (e.tag in ("input_text", "input_password", "textarea"))
+            for option in e.options:
+                assert pattern.fullmatch(f"select({e.ref}, {json.dumps(option)})")
+        assert not pattern.fullmatch('select(4, "not an option")')
+        assert pattern.fullmatch('press("Enter")') and pattern.fullmatch("done()")
+        assert not pattern.fullmatch("click(4); click(5)")
+
+
+def test_a_refused_action_is_a_message(env: MiniWoB) -> None:
+    env.reset("click-test", 0)
+    assert "refused" in (env.click(9999) or "")
+    assert "no element" in (env.select(9999, "x") or "")
+    assert "no key" in (env.press("F13") or "")
+
+
+def test_actions_parse_and_print() -> None:
+    for text in ("click(12)", 'type(5, "a \\"b\\"")', 'select(3, "Option A")', 'press("Enter")',
+                 'skill("login-user/abc123")', "done()"):  # fmt: skip
+        assert str(parse(text)) == text
+        assert Action.from_dict(parse(text).to_dict()) == parse(text)
+    for bad in ("click()", "click(a)", 'type(5)', "jump(3)", "", "click(1) and more"):
+        with pytest.raises(ValueError):
+            parse(bad)
+
+
+def test_an_unknown_task_says_which(env: MiniWoB) -> None:
+    with pytest.raises(RunError, match="click-button"):
+        env.reset("click-buton", 0)
+
+
+def test_a_missing_browser_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLMGRAPH_CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(RunError, match="SLMGRAPH_CHROMIUM"):
+        chromium.launch()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"reached")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_browser_reaches_no_host(env: MiniWoB) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env.reset("click-test", 0)
+        port = server.server_address[1]
+        for url in (f"http://127.0.0.1:{port}/x", f"http://localhost:{port}/y",
+                    "https://example.com/"):  # fmt: skip
+            got = env.driver.execute_async_script(
+                "var done = arguments[arguments.length - 1];"
+                "fetch(arguments[0]).then(r => r.text()).then(done, e => done('blocked'));",
+                url,
+            )
+            assert got == "blocked", url
+        assert _Handler.hits == []
+        assert env.page().goal  # the task page still works
+    finally:
+        server.shutdown()
+
+
+def test_typing_can_be_held_to_the_values_the_instruction_names(env: MiniWoB) -> None:
+    from slmgraph.agents.operator.planning import named_values
+
+    page = env.reset("enter-text", 2)
+    (value,) = re.findall(r'"([^"]+)"', page.goal)
+    state = {"page": page.to_dict(), "observation": {"values": [value, "invented"]}}
+    texts = named_values(state)
+    assert texts == [value, value.lower(), value.upper()]  # "invented" is not in the goal
+    pattern = re.compile(grammar(page, texts=texts).regex or "")
+    field = next(e.ref for e in page.elements if e.tag == "input_text")
+    assert pattern.fullmatch(f"type({field}, {json.dumps(value.lower())})")
+    assert not pattern.fullmatch(f'type({field}, "text")')
