@@ -242,3 +242,11 @@ def test_typing_can_be_held_to_the_values_the_instruction_names(env: MiniWoB) ->
     field = next(e.ref for e in page.elements if e.tag == "input_text")
     assert pattern.fullmatch(f"type({field}, {json.dumps(value.lower())})")
     assert not pattern.fullmatch(f'type({field}, "text")')
+
+
+def test_an_episode_does_not_depend_on_the_ones_before(env: MiniWoB) -> None:
+    first = env.reset("login-user", 5).lines()
+    env.click(env.page().elements[-1].ref)  # leaves focus and refs behind
+    env.reset("login-user", 6)
+    env.page()
+    assert env.reset("login-user", 5).lines() == first  # same seed, same page, same refs

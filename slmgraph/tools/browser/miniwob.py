@@ -78,12 +78,19 @@ class MiniWoB:
             driver.get(path.as_uri())
             self.task = task
         self.seed = seed
+        # An episode's page must not depend on the episodes before it in this browser (the same
+        # seed, the same prompt: a replay of logged calls must match). A new episode id first:
+        # the page keeps an element's ref while the id is unchanged, so refs read after the
+        # last episode ended would carry over.
         script = (
             "core.endEpisode(0);"
+            "WOB_EPISODE_ID++;"
             f"Math.seedrandom({int(seed)});"
             'core.setDataMode("train");'
             f"core.EPISODE_MAX_TIME = {int(self.episode_s * 1000)};"
             "core.startEpisodeReal();"
+            # and no focus left from the last episode (the page keeps it across episodes)
+            "if (document.activeElement) document.activeElement.blur();"
         )
         driver.execute_script(script)
         for _ in range(40):
