@@ -55,6 +55,38 @@ def plot(summaries: list[dict[str, Any]], path: Path) -> None:
     )
 
 
+def targets(systems: dict[str, Any]) -> str:
+    """The issue's targets for team-mixed, met or not, with the gap."""
+    mixed, solo = systems.get("team-mixed"), systems.get("solo-1.5b")
+    if not mixed or not solo:
+        return ""
+    gap = mixed["pass_at_1"] - solo["pass_at_1"]
+    a, b = mixed["cost_per_solved"], solo["cost_per_solved"]
+    cheaper = bool(a and b and a < b)
+    lines = [
+        "\n## Targets (team-mixed)\n",
+        f"- pass@1 above solo-1.5b at lower cost per solved task: "
+        f"{'met' if gap > 0 and cheaper else 'missed'} ({mixed['pass_at_1']:.1%} against "
+        f"{solo['pass_at_1']:.1%}, {gap:+.1%}; cost per solved "
+        + (f"{a / b:.1f}x" if a and b else "-")
+        + ")",
+        f"- at least 60% of calls on slm: {'met' if mixed['slm_call_share'] >= 0.6 else 'missed'}"
+        f" ({mixed['slm_call_share']:.0%})",
+    ]
+    bad = sum(mixed["schema_failures"].values())
+    lines.append(
+        f"- 0 schema failures on constrained roles: {'met' if bad == 0 else 'missed'}"
+        f" ({bad}: {mixed['schema_failures']})"
+    )
+    defined = {"passed", "failed", "untested", "budget"}
+    outside = sum(n for o, n in mixed["outcomes"].items() if o not in defined)
+    lines.append(
+        f"- no run outside a defined state: {'met' if outside == 0 else 'missed'}"
+        f" ({mixed['outcomes']})"
+    )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--systems", default="solo-0.5b,solo-1.5b,team-mixed")
@@ -134,6 +166,9 @@ def main() -> None:
             for p in report["paired"]
         )
     )
+    if not args.dev:
+        with md.open("a") as f:
+            f.write(targets(systems))
     plot(list(systems.values()), out.parent / f"{prefix}-{report['date']}.png")
     print(markdown(list(systems.values())))
 
