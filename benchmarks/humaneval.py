@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from archive import restore, save
 from overhead import machine
 from plots import rate_cost_calls
 
@@ -87,7 +89,12 @@ def targets(systems: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # a killed run closes its browser and model first
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--systems", default="solo-0.5b,solo-1.5b,team-mixed")
     ap.add_argument("--limit", type=int, default=None, help="a stratified sample of N tasks")
@@ -127,11 +134,13 @@ def main() -> None:
     for name in [s.strip() for s in args.systems.split(",") if s.strip()]:
         system = make_system(name, args.threads)
         run_dir = runs / f"{name}-{system.fingerprint()}"
+        restore(run_dir, RESULTS, prefix)  # answered in an earlier session: resume it
         if name == "team-llm":  # its calls are logged: the replaceability replays them
             run_dir.mkdir(parents=True, exist_ok=True)
             system = make_system(name, args.threads, CallLog(run_dir / "calls.sqlite"))
         summary = evaluate(system, tasks, run_dir, score=score, summarize=summarize,
                            markdown=lambda s: markdown(s), metric="pass@1")  # fmt: skip
+        save(run_dir, RESULTS, prefix)
         records = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
         wanted = {t.id for t in tasks}
         records_by[name] = [r for r in records if r["id"] in wanted]
@@ -139,6 +148,7 @@ def main() -> None:
         del summary
     for name, data in systems.items():  # systems answered earlier, on the same sample
         if name not in records_by and data.get("run"):
+            restore(runs / data["run"], RESULTS, prefix)
             path = runs / data["run"] / "predictions.jsonl"
             if path.exists():
                 rows = [json.loads(x) for x in path.read_text().splitlines()]

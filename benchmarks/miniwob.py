@@ -17,6 +17,7 @@ from __future__ import annotations
 # ruff: noqa: E402  (imports follow the sys.path fix below)
 import argparse
 import json
+import signal
 import sys
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 _here = str(Path(__file__).resolve().parent)
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(_here)] + [_here]
 
+from archive import restore, save
 from overhead import machine
 from plots import rate_cost_calls
 
@@ -114,7 +116,12 @@ def targets(systems: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # a killed run closes its browser and model first
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--tasks", default=",".join(TASKS))
@@ -144,6 +151,7 @@ def main() -> None:
     for name in [s.strip() for s in args.systems.split(",") if s.strip()]:
         probe = make_system(name, args.threads)
         run_dir = runs / f"{name}-{probe.fingerprint()}"
+        restore(run_dir, RESULTS, "miniwob")  # answered in an earlier session: resume it
         run_dir.mkdir(parents=True, exist_ok=True)
         log = CallLog(run_dir / "calls.sqlite") if name == "operator-llm" else False
         system = make_system(name, args.threads, run_dir, log)
@@ -152,11 +160,13 @@ def main() -> None:
                      markdown=lambda s: markdown(s), metric="success")  # fmt: skip
         finally:
             system.close()
+            save(run_dir, RESULTS, "miniwob")
         rows = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
         records_by[name] = [r for r in rows if r["id"] in wanted]
         systems[name] = {**summarize(records_by[name], name), "run": run_dir.name}
     for name, data in systems.items():  # systems answered earlier, on the same sample
         if name not in records_by and data.get("run"):
+            restore(runs / data["run"], RESULTS, "miniwob")
             path = runs / data["run"] / "predictions.jsonl"
             if path.exists():
                 rows = [json.loads(x) for x in path.read_text().splitlines()]

@@ -250,3 +250,12 @@ def test_an_episode_does_not_depend_on_the_ones_before(env: MiniWoB) -> None:
     env.reset("login-user", 6)
     env.page()
     assert env.reset("login-user", 5).lines() == first  # same seed, same page, same refs
+
+
+def test_a_browser_that_dies_is_one_error_and_the_next_episode_starts_one() -> None:
+    with MiniWoB(wait_ms=0) as own:
+        own.reset("click-test", 0)
+        own.driver.quit()  # Chromium gone under the episode
+        with pytest.raises(RunError, match="the browser failed"):
+            own.page()
+        assert own.reset("click-test", 1).elements  # a new browser, the episode runs

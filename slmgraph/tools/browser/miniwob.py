@@ -67,15 +67,44 @@ class MiniWoB:
             self._owned = True
         return self.driver
 
+    def _js(self, script: str, *args: Any) -> Any:
+        """Run ``script`` in the page; a browser that died is one :class:`RunError` (and the
+        next :meth:`reset` starts a new one)."""
+        try:
+            return self._browser().execute_script(script, *args)
+        except Exception as exc:  # the driver's errors, or its connection refused once it died
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: Exception) -> RunError:
+        text = str(getattr(exc, "msg", None) or exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        if self._owned and self.driver is not None:
+            chromium.quit_quietly(self.driver)
+            self.driver = None
+        self.task = None  # the page must be loaded again
+        return RunError(f"the browser failed: {first[:200]}")
+
     def reset(self, task: str, seed: int) -> Page:
-        """Start an episode of ``task`` with ``seed``; the page as it opens."""
+        """Start an episode of ``task`` with ``seed``; the page as it opens. A browser that
+        died since the last episode is started again (once)."""
+        try:
+            return self._reset(task, seed)
+        except RunError as exc:
+            if not str(exc).startswith("the browser failed") or not self._owned:
+                raise
+            return self._reset(task, seed)
+
+    def _reset(self, task: str, seed: int) -> Page:
         path = task_dir() / f"{task}.html"
         if not path.is_file():
             hint = did_you_mean(task, task_names(), "tasks")
             raise RunError(f"no MiniWoB++ task {task!r}. {hint}")
         driver = self._browser()
         if task != self.task:
-            driver.get(path.as_uri())
+            try:
+                driver.get(path.as_uri())
+            except Exception as exc:  # as in _js
+                raise self._failed(exc) from None
             self.task = task
         self.seed = seed
         # An episode's page must not depend on the episodes before it in this browser (the same
@@ -92,9 +121,9 @@ class MiniWoB:
             # and no focus left from the last episode (the page keeps it across episodes)
             "if (document.activeElement) document.activeElement.blur();"
         )
-        driver.execute_script(script)
+        self._js(script)
         for _ in range(40):
-            if driver.execute_script("return WOB_TASK_READY;"):
+            if self._js("return WOB_TASK_READY;"):
                 break
             time.sleep(0.05)
         else:
@@ -103,8 +132,7 @@ class MiniWoB:
 
     def page(self) -> Page:
         """The page now: the task's instruction, its elements with refs, and whether it ended."""
-        driver = self._browser()
-        data = driver.execute_script(
+        data = self._js(
             "var d = core.getDOMInfo();"
             "var sel = {};"
             "for (var r in core.previousDOMInfo) { var e = core.previousDOMInfo[r];"
@@ -119,15 +147,13 @@ class MiniWoB:
         return Page(str(data["utterance"] or ""), elements, status.done, status.reward)
 
     def status(self) -> Status:
-        got = self._browser().execute_script(
-            "return [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON];"
-        )
+        got = self._js("return [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON];")
         reason = got[2]
         return Status(bool(got[0]), float(got[1] or 0.0), None if reason is None else str(reason))
 
     def click(self, ref: int) -> str | None:
         """Click element ``ref``; an error message when the page refuses."""
-        result = self._browser().execute_script(f"return core.elementClick({int(ref)});")
+        result = self._js(f"return core.elementClick({int(ref)});")
         self._settle()
         return None if result is True else f"the page refused the click on [{ref}]: {result}"
 
@@ -138,7 +164,10 @@ class MiniWoB:
         error = self.click(ref)
         if error:
             return error
-        ActionChains(self._browser(), duration=0).send_keys(text).perform()
+        try:
+            ActionChains(self._browser(), duration=0).send_keys(text).perform()
+        except Exception as exc:  # as in _js
+            raise self._failed(exc) from None
         self._settle()
         return None
 
@@ -147,8 +176,7 @@ class MiniWoB:
         from selenium.common.exceptions import NoSuchElementException, WebDriverException
         from selenium.webdriver.support.select import Select
 
-        driver = self._browser()
-        element = driver.execute_script(f"return core.previousDOMInfo[{int(ref)}] || null;")
+        element = self._js(f"return core.previousDOMInfo[{int(ref)}] || null;")
         if element is None:
             return f"there is no element [{ref}] on the page"
         try:
@@ -169,7 +197,10 @@ class MiniWoB:
                  "Space": Keys.SPACE}  # fmt: skip
         if key not in names:
             return f"no key {key!r}; keys: {', '.join(KEYS)}"
-        ActionChains(self._browser(), duration=0).send_keys(names[key]).perform()
+        try:
+            ActionChains(self._browser(), duration=0).send_keys(names[key]).perform()
+        except Exception as exc:  # as in _js
+            raise self._failed(exc) from None
         self._settle()
         return None
 

@@ -1,0 +1,37 @@
+"""Run folders (benchmarks/runs/, not committed) archived into benchmarks/results/, so that a
+later session, on a fresh clone, can pair its systems with the ones answered before and resume
+a system where it stopped: each system's predictions (and its skill store or call log, where it
+has one) gzipped under results/<benchmark>-runs/<run>/."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+FILES = ("predictions.jsonl", "skills.sqlite", "calls.sqlite")
+
+
+def save(run_dir: Path, results: Path, benchmark: str) -> None:
+    """Archive ``run_dir``'s files (those it has) under results/<benchmark>-runs/<name>/."""
+    dest = results / f"{benchmark}-runs" / run_dir.name
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        src = run_dir / name
+        if src.exists():
+            with src.open("rb") as fin, gzip.open(dest / f"{name}.gz", "wb", compresslevel=9) as f:
+                shutil.copyfileobj(fin, f)
+
+
+def restore(run_dir: Path, results: Path, benchmark: str) -> bool:
+    """Unpack an archived run into ``run_dir`` where it has no predictions yet; True if so."""
+    src = results / f"{benchmark}-runs" / run_dir.name
+    if (run_dir / "predictions.jsonl").exists() or not (src / "predictions.jsonl.gz").exists():
+        return False
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        packed = src / f"{name}.gz"
+        if packed.exists():
+            with gzip.open(packed, "rb") as fin, (run_dir / name).open("wb") as f:
+                shutil.copyfileobj(fin, f)
+    return True
