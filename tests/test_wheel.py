@@ -40,6 +40,9 @@ tiers:
             "examples": [{"call": "twice(2)", "expected": "4"}]}'
         - {node: qa, output: '{"cases": [{"call": "twice(0)", "expected": "0"}]}'}
         - {node: engineer, output: "def twice(x):\\n    return 2 * x\\n"}
+        - {node: information_gathering, output: '{"relevant": [4], "values": []}'}
+        - {node: skill_curation, output: none}
+        - {node: action_planning, output: "click(4)"}
       default: "SELECT 1"
   llm:
     backend: scripted
@@ -49,6 +52,7 @@ tiers:
         - node: architect
           output: '{"signature": "def twice(x):", "data_structures": [], "steps": [],
             "test_cases": []}'
+        - {node: task_inference, output: '{"subtask": "click [4]"}'}
 """
 
 
@@ -120,6 +124,7 @@ def test_the_wheel_ships_every_prompt_graph_and_marker(installed: dict[str, Path
     text = zipfile.ZipFile(installed["wheel"]).read(entry).decode()
     assert "[slmgraph.plugins]" in text and "sql = slmgraph.domains.sql:plugin" in text
     assert "team = slmgraph.domains.team:plugin" in text
+    assert "operator = slmgraph.domains.operator:plugin" in text
 
 
 def test_the_installed_package_is_not_the_source_tree(installed: dict[str, Path]) -> None:
@@ -144,13 +149,19 @@ def test_every_builtin_graph_validates_builds_and_runs(installed: dict[str, Path
         "for name in builtin_graphs():\n"
         "    spec = load_spec(name)\n"
         "    keep = {k: v for k, v in inputs.items() if k in spec.state_fields()}\n"
+        "    if name == 'operator':  # a MiniWoB++ episode in the headless browser\n"
+        "        keep = {'task': 'click-test', 'seed': 0}\n"
         "    out[name] = run(spec, keep, call_log=False).status\n"
         "print(json.dumps(out))\n"
     )
     result = _run(installed, "python", "-c", code)
     assert result.returncode == 0, result.stderr
+    from slmgraph.tools.browser import chromium
+
+    browser = "ok" if chromium.available() is None else "error"  # no browser: a clean error
     assert json.loads(result.stdout) == {
-        "convert": "ok", "query_writer": "ok", "software_team": "ok", "triage": "ok",
+        "convert": "ok", "operator": browser, "query_writer": "ok", "software_team": "ok",
+        "triage": "ok",
     }  # fmt: skip
     validate = _run(installed, "slmgraph", "validate", "triage", "query_writer", "convert")
     assert validate.returncode == 0, validate.stderr
