@@ -61,12 +61,12 @@ def paired(a: list[dict[str, Any]], b: list[dict[str, Any]], z: float = 1.96) ->
     }
 
 
-__all__ = ["paired", "percentile", "wilson"]
-
-
 def paired_rows(
     by_system: dict[str, list[dict[str, Any]]], pairs: list[tuple[str, str]]
 ) -> list[dict[str, Any]]:
     """:func:`paired` for each pair ``(a, b)`` of systems that both have records."""
     return [{"a": a, "b": b, **paired(by_system[a], by_system[b])}
             for a, b in pairs if a in by_system and b in by_system]  # fmt: skip
+
+
+__all__ = ["paired", "paired_rows", "percentile", "wilson"]
