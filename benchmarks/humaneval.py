@@ -26,6 +26,7 @@ from plots import rate_cost_calls
 
 from slmgraph.eval.harness import evaluate
 from slmgraph.eval.sample import stratified_sample
+from slmgraph.eval.stats import paired_markdown
 from slmgraph.eval.team.humaneval import load_dev_tasks, load_tasks, make_system, score
 from slmgraph.eval.team.replace import replaceability
 from slmgraph.eval.team.report import markdown, paired_rows, summarize
@@ -168,13 +169,8 @@ def main() -> None:
     md.write_text(
         f"# {title}, {report['sample']} ({report['date']})\n\nMachine: {report['machine']}\n\n"
         + markdown(list(systems.values()))
-        + "\n| a | b | n | only a | only b | diff | 95% CI | McNemar p |\n|---|---|---|---|---|"
-        "---|---|---|\n"
-        + "".join(
-            f"| {p['a']} | {p['b']} | {p['n']} | {p['only_a']} | {p['only_b']} | "
-            f"{p['diff']:+.1%} | {p['ci95'][0]:+.1%}..{p['ci95'][1]:+.1%} | {p['p_mcnemar']} |\n"
-            for p in report["paired"]
-        )
+        + "\n"
+        + paired_markdown(report["paired"])
     )
     if not args.dev:
         with md.open("a") as f:

@@ -36,6 +36,7 @@ from slmgraph.eval.harness import evaluate
 from slmgraph.eval.operator.miniwob import SYSTEMS, TASKS, episodes, make_system, score
 from slmgraph.eval.operator.replace import replaceability
 from slmgraph.eval.operator.report import by_task_table, markdown, paired_rows, summarize
+from slmgraph.eval.stats import paired_markdown
 from slmgraph.telemetry import CallLog
 
 HERE = Path(__file__).parent
@@ -191,13 +192,8 @@ def main() -> None:
         + markdown(summaries)
         + "\n"
         + by_task_table(summaries)
-        + "\n| a | b | n | only a | only b | diff | 95% CI | McNemar p |\n|---|---|---|---|---|"
-        "---|---|---|\n"
-        + "".join(
-            f"| {p['a']} | {p['b']} | {p['n']} | {p['only_a']} | {p['only_b']} | "
-            f"{p['diff']:+.1%} | {p['ci95'][0]:+.1%}..{p['ci95'][1]:+.1%} | {p['p_mcnemar']} |\n"
-            for p in report["paired"]
-        )
+        + "\n"
+        + paired_markdown(report["paired"])
     )
     with md.open("a") as f:
         f.write(targets(systems) + SETTING)

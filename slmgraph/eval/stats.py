@@ -69,4 +69,14 @@ def paired_rows(
             for a, b in pairs if a in by_system and b in by_system]  # fmt: skip
 
 
-__all__ = ["paired", "paired_rows", "percentile", "wilson"]
+def paired_markdown(rows: list[dict[str, Any]]) -> str:
+    """:func:`paired_rows` as a Markdown table."""
+    head = "| a | b | n | only a | only b | diff | 95% CI | McNemar p |\n" + "|---" * 8 + "|\n"
+    return head + "".join(
+        f"| {p['a']} | {p['b']} | {p['n']} | {p['only_a']} | {p['only_b']} | "
+        f"{p['diff']:+.1%} | {p['ci95'][0]:+.1%}..{p['ci95'][1]:+.1%} | {p['p_mcnemar']} |\n"
+        for p in rows
+    )
+
+
+__all__ = ["paired", "paired_markdown", "paired_rows", "percentile", "wilson"]
