@@ -7,6 +7,7 @@ the browser reaches no host."""
 from __future__ import annotations
 
 import http.server
+import itertools
 import json
 import re
 import threading
@@ -80,8 +81,8 @@ def policy(messages: Sequence[Message], constraint: Constraint | None) -> str:
         return json.dumps({"relevant": [], "values": re.findall(r'"([^"]+)"', prompt)[:4]})
     if node == "self_reflection":
         return json.dumps({"success": "refused" not in prompt, "reason": "judged by the page"})
-    if node == "task_inference":
-        return json.dumps({"subtask": "follow the instruction"})
+    if node == "task_inference":  # a plan longer than any task here: written once
+        return json.dumps({"plan": ["follow the instruction", "go on", "go on", "finish"]})
     if node == "skill_curation":
         assert constraint is not None and constraint.choices
         return constraint.choices[1]  # the first skill offered
@@ -114,9 +115,39 @@ def test_scripted_modules_solve_real_tasks(task: str, env: MiniWoB, tmp_path: Pa
     assert r.output["outcome"] == "success" and r.output["reward"] == 1.0
     modules = {(t["node"], t["tier"]) for t in r.trace if t["model"]}
     assert ("task_inference", "llm") in modules and ("action_planning", "slm") in modules
+    inferred = [t for t in r.trace if t["node"] == "task_inference" and t["model"]]
+    assert len(inferred) == 1, "no step failed: the plan is written once, not every step"
     shots = [t["screenshot"] for t in r.trace if t["node"] == "observe"]
     assert shots and all(s and Path(s).stat().st_size > 0 for s in shots)  # one per step
     assert store.all(), "a success is stored as a skill"
+
+
+def _as_step(action: str) -> str:
+    """An action as the plan prompt writes a step (``type "ann" into [3]``)."""
+    a = parse(action)
+    if a.op == "click":
+        return f"click [{a.ref}]"
+    verb, into = ("type", "into") if a.op == "type" else ("choose", "in")
+    return f"{verb} {json.dumps(a.text)} {into} [{a.ref}]"
+
+
+@pytest.mark.parametrize("task", ["login-user", "choose-list"])
+def test_a_plan_of_exact_steps_is_followed_with_no_planner_call(
+    task: str, env: MiniWoB, tmp_path: Path
+) -> None:
+    def planner(messages: Sequence[Message], constraint: Constraint | None) -> str:
+        node = current_node.get()
+        if node == "task_inference":  # the whole plan, in the plan prompt's own forms
+            prompt = messages[-1]["content"]
+            steps = list(dict.fromkeys(_plan(prompt, i) for i in range(3)))
+            return json.dumps({"plan": [_as_step(a) for a in steps]})
+        assert node != "action_planning", "an exact step needs no model"
+        return policy(messages, constraint)
+
+    r = run(_spec(tmp_path), {"task": task, "seed": 2}, backends=_backends(planner),
+            call_log=False, resources={"browser": env, "skills": SkillStore()})  # fmt: skip
+    assert r.error is None and r.output["outcome"] == "success", r.output
+    assert sum(t["node"] == "task_inference" and bool(t["model"]) for t in r.trace) == 1
 
 
 def test_a_learned_skill_runs_the_next_episode(env: MiniWoB, tmp_path: Path) -> None:
@@ -136,20 +167,42 @@ def test_a_learned_skill_runs_the_next_episode(env: MiniWoB, tmp_path: Path) -> 
     assert again.get(skill.name).successes == 2  # type: ignore[union-attr]
 
 
-def test_a_page_that_ignores_the_actions_ends_bounded(env: MiniWoB, tmp_path: Path) -> None:
-    def stubborn(messages: Sequence[Message], constraint: Constraint | None) -> str:
-        if current_node.get() == "action_planning":
-            prompt = messages[-1]["content"]
-            div = next(r for r, t, _, _ in _elements(prompt.split("Elements", 1)[1]) if t == "div")
-            return f"click({div})"  # a text block: the page does nothing
-        return policy(messages, constraint)
+def _stubborn(messages: Sequence[Message], constraint: Constraint | None) -> str:
+    """A planner that clicks text blocks (the page does nothing), the first its grammar allows."""
+    if current_node.get() == "action_planning":
+        assert constraint is not None and constraint.regex
+        prompt = messages[-1]["content"]
+        divs = [r for r, t, _, _ in _elements(prompt.split("Elements", 1)[1]) if t == "div"]
+        return next(f"click({d})" for d in divs if re.fullmatch(constraint.regex, f"click({d})"))
+    return policy(messages, constraint)
 
-    r = run(_spec(tmp_path), {"task": "click-button", "seed": 3}, backends=_backends(stubborn),
+
+def test_a_page_that_ignores_the_actions_ends_bounded(env: MiniWoB, tmp_path: Path) -> None:
+    r = run(_spec(tmp_path), {"task": "click-button", "seed": 3}, backends=_backends(_stubborn),
             call_log=False, resources={"browser": env, "skills": SkillStore()})  # fmt: skip
     assert r.error is None
     assert r.output["outcome"] == "limit"  # the act node's bound, not a crash
-    assert len(r.state["memory"]) == 12
+    actions = [m["action"] for m in r.state["memory"]]
+    assert len(actions) == 12
     assert sum(t["node"] == "self_reflection" and bool(t["model"]) for t in r.trace) == 11
+    # The grammar leaves out the action just done: the planner cannot click the same twice.
+    assert all(a != b for a, b in itertools.pairwise(actions))
+
+
+def test_a_repeated_action_is_refused_and_replanned(env: MiniWoB, tmp_path: Path) -> None:
+    """The act node's backstop, for a planner whose grammar does allow the repeat."""
+    spec = _spec(tmp_path).model_dump(by_alias=True, exclude_none=True, exclude={"source"})
+    spec["nodes"]["action_planning"]["params"] = {"no_repeats": False}
+    r = run(load_spec(spec), {"task": "click-button", "seed": 3},
+            backends=_backends(_stubborn), call_log=False,
+            resources={"browser": env, "skills": SkillStore()})  # fmt: skip
+    assert r.error is None and r.output["outcome"] == "limit"
+    memory = r.state["memory"]
+    assert len(memory) == 12
+    # The same click again is a loop: refused without running, and each step after a refusal
+    # is replanned (the plan at step 0, its next step at 1, a new plan at 2..11).
+    assert memory[0]["error"] is None and all("same action" in m["error"] for m in memory[1:])
+    assert sum(t["node"] == "task_inference" and bool(t["model"]) for t in r.trace) == 11
 
 
 def test_the_grammar_admits_only_the_pages_refs(env: MiniWoB) -> None:
@@ -169,6 +222,25 @@ def test_the_grammar_admits_only_the_pages_refs(env: MiniWoB) -> None:
         assert not pattern.fullmatch("click(4); click(5)")
 
 
+def test_the_grammar_can_leave_out_the_action_just_done(env: MiniWoB) -> None:
+    page = env.reset("login-user", 4)
+    fields = [e.ref for e in page.elements if e.tag in ("input_text", "input_password")]
+    button = next(e.ref for e in page.elements if e.tag == "button")
+    same = re.compile(grammar(page, exclude=parse(f"click({button})")).regex or "")
+    assert not same.fullmatch(f"click({button})") and same.fullmatch(f"click({fields[0]})")
+    typed = parse(f'type({fields[0]}, "ann")')
+    held = re.compile(grammar(page, texts=["ann", "Ann"], exclude=typed).regex or "")
+    assert not held.fullmatch(f'type({fields[0]}, "ann")')
+    assert held.fullmatch(f'type({fields[0]}, "Ann")') and held.fullmatch(
+        f'type({fields[1]}, "ann")'
+    )
+    free = re.compile(grammar(page, exclude=typed).regex or "")  # free text: the field is left out
+    assert not free.fullmatch(f'type({fields[0]}, "bob")') and free.fullmatch(
+        f'type({fields[1]}, "bob")'
+    )
+    assert free.fullmatch("done()")
+
+
 def test_a_refused_action_is_a_message(env: MiniWoB) -> None:
     env.reset("click-test", 0)
     assert "refused" in (env.click(9999) or "")
@@ -181,7 +253,7 @@ def test_actions_parse_and_print() -> None:
                  'skill("login-user/abc123")', "done()"):  # fmt: skip
         assert str(parse(text)) == text
         assert Action.from_dict(parse(text).to_dict()) == parse(text)
-    for bad in ("click()", "click(a)", 'type(5)', "jump(3)", "", "click(1) and more"):
+    for bad in ("click()", "click(a)", "type(5)", "jump(3)", "", "click(1) and more"):
         with pytest.raises(ValueError):
             parse(bad)
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 SHARED = [
     {"node": "information_gathering", "output": '{"relevant": [4], "values": []}'},
     {"node": "self_reflection", "output": '{"success": true, "reason": "ok"}'},
-    {"node": "task_inference", "output": '{"subtask": "click [4]"}'},
+    {"node": "task_inference", "output": '{"plan": ["press the button"]}'},
     {"node": "skill_curation", "output": "none"},
 ]
 TIERS = {

@@ -12,7 +12,7 @@ from pydantic import Field
 from slmgraph.agents.operator.common import PROMPT_VARS, ModuleParams, ask, page_of
 from slmgraph.prompts import load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
-from slmgraph.tools.browser.actions import grammar, parse
+from slmgraph.tools.browser.actions import Action, grammar, parse
 
 
 class Params(ModuleParams):
@@ -22,6 +22,17 @@ class Params(ModuleParams):
         True,
         description="type() writes only a value the instruction names (information gathering's"
         " values and the instruction's quoted strings, as written, lower or upper case)",
+    )
+    follow_exact: bool = Field(
+        True,
+        description='A step that names an action on this page exactly (click [6], type "ann"'
+        ' into [3], choose "b" in [2], press Enter) and that the grammar admits is taken as'
+        " written, with no model call; the slm grounds every other step",
+    )
+    no_repeats: bool = Field(
+        True,
+        description="The grammar leaves out the last action the page accepted: doing it again"
+        " is a loop (the same text typed into the same field until the step limit)",
     )
 
 
@@ -43,6 +54,40 @@ def named_values(state: State) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_Q = r"(?:\"([^\"]+)\"|'([^']+)')"  # the text, in double or single quotes
+_CLICK = re.compile(r"click \[(\d+)\]")
+_TYPE = re.compile(rf"type {_Q} into \[(\d+)\]")
+_SELECT = re.compile(rf"(?:choose|select) {_Q} (?:in|from) \[(\d+)\]")
+_PRESS = re.compile(r"press (Enter|Tab|Escape|Backspace)")
+
+
+def exact(step: str) -> Action | None:
+    """The action a plan's step states exactly, in the plan prompt's own forms; None for
+    anything else (a step in other words, two actions in one, a step with a remark)."""
+    text = step.strip().rstrip(".").strip()
+    if m := _CLICK.fullmatch(text):
+        return Action("click", int(m[1]))
+    if m := _TYPE.fullmatch(text):
+        return Action("type", int(m[3]), m[1] or m[2])
+    if m := _SELECT.fullmatch(text):
+        return Action("select", int(m[3]), m[1] or m[2])
+    if m := _PRESS.fullmatch(text):
+        return Action("press", text=m[1])
+    return None
+
+
+def last_accepted(state: State) -> Action | None:
+    """The last action the page accepted (a skill call is not one action, so it is none)."""
+    for item in reversed(list(state.get("memory") or [])):
+        if not item.get("error"):
+            try:
+                action = parse(str(item.get("action") or ""))
+            except ValueError:
+                return None
+            return None if action.op == "skill" else action
+    return None
+
+
 def _planner(env: NodeEnv, params: ModuleParams) -> NodeFn:
     template = load_prompt(params.prompt, env.spec.base_dir)
 
@@ -52,7 +97,13 @@ def _planner(env: NodeEnv, params: ModuleParams) -> NodeFn:
         names = [skill["name"]] if skill.get("name") and not state.get("skill_used") else []
         extra = {"skill": skill.get("describe") if names else "(none)"}
         texts = named_values(state) if getattr(params, "typed_values", False) else []
-        text = ask(env, params, template, state, grammar(page, names, texts=texts), extra).value
+        exclude = last_accepted(state) if getattr(params, "no_repeats", False) else None
+        constraint = grammar(page, names, texts=texts, exclude=exclude)
+        if getattr(params, "follow_exact", False) and not names:
+            step = exact(str(state.get("subtask") or ""))
+            if step is not None and re.fullmatch(constraint.regex or "", str(step)):
+                return {"action": step.to_dict()}
+        text = ask(env, params, template, state, constraint, extra).value
         return {"action": parse(str(text)).to_dict()}
 
     return run

@@ -49,10 +49,17 @@ class Episode:
         return f"{self.task}/{self.seed}"
 
 
-def episodes(tasks: tuple[str, ...] | list[str] = TASKS, n: int = 10) -> list[Episode]:
-    """``n`` seeds of every task, seed-major (every task's seed 0, then seed 1, ...), so a
-    run cut short still covers every task."""
-    return [Episode(t, s) for s in range(n) for t in tasks]
+def episodes(
+    tasks: tuple[str, ...] | list[str] = TASKS, n: int = 10, first_seed: int = 0
+) -> list[Episode]:
+    """``n`` seeds of every task from ``first_seed``, seed-major (every task's first seed,
+    then the next, ...), so a run cut short still covers every task. Settings are chosen on
+    seeds from :data:`DEV_SEED` on, never on the benchmark's ``0..n-1``."""
+    return [Episode(t, s) for s in range(first_seed, first_seed + n) for t in tasks]
+
+
+#: The first seed of the development episodes (where prompts and settings are chosen).
+DEV_SEED = 1000
 
 
 def operator_spec(variant: str, n_threads: int | None = None, skills: bool = True) -> GraphSpec:
@@ -79,6 +86,7 @@ def react_spec(tier: str, n_threads: int | None = None) -> GraphSpec:
     base = load_spec("operator").model_dump(by_alias=True, exclude_none=True, exclude={"source"})
     nodes = {k: base["nodes"][k] for k in ("observe", "act", "finish")}
     nodes["observe"].setdefault("params", {})["screenshots"] = None
+    nodes["act"].pop("params", None)  # the plain loop: no refusal of repeated actions
     nodes["react"] = {"agent": "operator.react", "tier": tier}
     data: dict[str, Any] = {
         "name": f"react_{tier}",
@@ -120,9 +128,18 @@ class OperatorSystem:
     _store: SkillStore | None = None
 
     def fingerprint(self) -> str:
+        """Over the spec and the code the system runs: a react baseline does not depend on
+        the operator's other modules, so changing those does not discard its episodes."""
         spec = self.built.spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
-        parts = ("agents/operator", "tools/browser", "eval/operator", "prompts/operator",
-                 "graphs/operator.yaml", "models")  # fmt: skip
+        if self.name.startswith("react-"):
+            parts: tuple[str, ...] = (
+                "agents/operator/common.py", "agents/operator/planning.py",
+                "prompts/operator/react.yaml", "tools/browser", "eval/operator/miniwob.py",
+                "models",
+            )  # fmt: skip
+        else:
+            parts = ("agents/operator", "tools/browser", "eval/operator", "prompts/operator",
+                     "graphs/operator.yaml", "models")  # fmt: skip
         return code_fingerprint(self.name, spec, parts)
 
     def predict(self, item: Episode) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from slmgraph.eval.stats import paired_rows, percentile, wilson
+from slmgraph.tools.browser.nodes import REPEAT_REFUSAL
 
 #: Modules whose output is decoded under a constraint.
 CONSTRAINED = ("information_gathering", "self_reflection", "task_inference", "skill_curation",
@@ -56,7 +57,12 @@ def summarize(records: list[dict[str, Any]], system: str = "") -> dict[str, Any]
         "p50_s_per_step": round(percentile(per_step, 0.5), 2) if per_step else 0.0,
         "invalid_actions": sum(v for k, v in failures.items() if k in PLANNERS),
         "constraint_failures": dict(failures),
-        "refused_actions": sum(len(r.get("refused") or []) for r in records),
+        "refused_actions": sum(
+            not str(e).startswith(REPEAT_REFUSAL) for r in records for e in r.get("refused") or []
+        ),
+        "repeats_refused": sum(
+            str(e).startswith(REPEAT_REFUSAL) for r in records for e in r.get("refused") or []
+        ),
         "skills_used": sum(bool(r.get("skill_used")) for r in records),
         "skills_learned": sum(bool(r.get("skill_learned")) for r in records),
         "outcomes": dict(Counter(str(r.get("outcome")) for r in records)),
@@ -67,8 +73,9 @@ def summarize(records: list[dict[str, Any]], system: str = "") -> dict[str, Any]
 def markdown(summaries: list[dict[str, Any]]) -> str:
     head = (
         "| system | episodes | success | 95% CI | steps/ep | calls/ep | slm share | tokens/ep "
-        "| $/ep | $/success | p50 s/step | invalid actions | refused | skills used | errors |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| $/ep | $/success | p50 s/step | invalid actions | refused | repeats refused "
+        "| skills used | errors |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     for s in summaries:
@@ -78,7 +85,8 @@ def markdown(summaries: list[dict[str, Any]]) -> str:
             f"{s['ci95'][1]:.1%} | {s['steps_per_episode']} | {s['calls_per_episode']} | "
             f"{s['slm_call_share']:.0%} | {s['tokens_per_episode']} | {s['cost_per_episode']:.2e}"
             f" | {per} | {s['p50_s_per_step']} | {s['invalid_actions']} | "
-            f"{s['refused_actions']} | {s['skills_used']} | {s['run_errors']} |"
+            f"{s['refused_actions']} | {s.get('repeats_refused', 0)} | {s['skills_used']} | "
+            f"{s['run_errors']} |"
         )
     return head + "\n".join(rows) + "\n"
 

@@ -78,26 +78,41 @@ def grammar(
     skills: Sequence[str] = (),
     allow_done: bool = True,
     texts: Sequence[str] = (),
+    exclude: Action | None = None,
 ) -> Constraint:
     """Only actions on ``page``'s elements (see the module docstring). With ``texts``, what
-    ``type`` may write is one of them (the values the instruction names), not any text."""
+    ``type`` may write is one of them (the values the instruction names), not any text. With
+    ``exclude``, not that action (the one that just took effect: repeating it is a loop); where
+    ``type`` takes free text, excluding a ``type`` drops its field, since a regular expression
+    of "any text but this one" is not worth its size."""
+    ex = exclude if exclude is not None and exclude.op != "done" else None
     branches: list[str] = []
-    refs = [str(e.ref) for e in page.elements]
+    refs = [str(e.ref) for e in page.elements
+            if not (ex and ex.op == "click" and ex.ref == e.ref)]  # fmt: skip
     if refs:
         branches.append(r"click\(" + _alts(refs) + r"\)")
-    typing = [str(e.ref) for e in page.elements if typable(e)]
-    if typing:
-        # The text: one of ``texts``, or a JSON string without newlines, 1 to TEXT_MAX long.
-        text = (
-            _alts([_quoted(t[:TEXT_MAX]) for t in dict.fromkeys(texts) if t])
-            if any(texts)
-            else '"(?:[^"\\\\\\n]|\\\\["\\\\])' + "{1," + str(TEXT_MAX) + '}"'
-        )
-        branches.append(r"type\(" + _alts(typing) + ", " + text + r"\)")
+    free = '"(?:[^"\\\\\\n]|\\\\["\\\\])' + "{1," + str(TEXT_MAX) + '}"'
+    allowed = [t[:TEXT_MAX] for t in dict.fromkeys(texts) if t]
+    for e in page.elements:
+        if not typable(e):
+            continue
+        here = allowed
+        if ex and ex.op == "type" and ex.ref == e.ref:
+            if not allowed:
+                continue
+            here = [t for t in allowed if t != ex.text]
+        if allowed and not here:
+            continue
+        text = _alts([_quoted(t) for t in here]) if here else free
+        branches.append(rf"type\({e.ref}, " + text + r"\)")
     for e in page.elements:
         if e.tag == "select" and e.options:
-            branches.append(rf"select\({e.ref}, " + _alts([_quoted(o) for o in e.options]) + r"\)")
-    branches.append(r"press\(" + _alts([_quoted(k) for k in KEYS]) + r"\)")
+            same = ex is not None and ex.op == "select" and ex.ref == e.ref
+            options = [_quoted(o) for o in e.options if not (same and ex and ex.text == o)]
+            if options:
+                branches.append(rf"select\({e.ref}, " + _alts(options) + r"\)")
+    keys = [k for k in KEYS if not (ex and ex.op == "press" and ex.text == k)]
+    branches.append(r"press\(" + _alts([_quoted(k) for k in keys]) + r"\)")
     if skills:
         branches.append(r"skill\(" + _alts([_quoted(s) for s in skills]) + r"\)")
     if allow_done:

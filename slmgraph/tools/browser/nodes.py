@@ -115,16 +115,34 @@ def observe(env: NodeEnv) -> NodeFn:
 
 class ActParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    refuse_repeats: bool = Field(
+        False,
+        description="Refuse an action identical to the last one, which the page accepted: a"
+        " loop is reflected on (and the plan revised) instead of run to the step limit",
+    )
+
+
+#: How ``refuse_repeats`` refuses (the benchmark counts these apart from the page's refusals).
+REPEAT_REFUSAL = "the same action as the last step, which already took effect"
+
+
+def _repeats(state: State, action: Action) -> bool:
+    """Whether ``action`` is the last action the page accepted (refusals in between, such as
+    this rule's own, do not count: asking again is the same loop)."""
+    accepted = [m for m in state.get("memory") or [] if not m.get("error")]
+    return bool(accepted) and accepted[-1].get("action") == str(action)
 
 
 @register_tool(
     "operator.act",
     ActParams,
-    reads=lambda p, b: ["page", "action", "skill", "subtask"],
+    reads=lambda p, b: ["page", "action", "skill", "subtask", "memory"],
     writes=lambda p: ["action_error", "memory", "performed", "claimed", "skill_used"],
     description="Run the planned action (or skill) in the browser; a refusal is reported",
 )
 def act(env: NodeEnv) -> NodeFn:
+    params: ActParams = env.params
+
     def run(state: State, ctx: RunContext) -> Update:
         browser: MiniWoB = ctx.resource("browser", state, env.name)
         page = Page.from_dict(state.get("page") or {})
@@ -136,6 +154,8 @@ def act(env: NodeEnv) -> NodeFn:
         error: str | None = None
         if action.op == "done":
             update["claimed"] = True
+        elif params.refuse_repeats and _repeats(state, action):
+            error = f"{REPEAT_REFUSAL}; do the next part of the instruction"
         elif action.op == "skill":
             chosen = state.get("skill") or {}
             store: SkillStore = ctx.resource("skills", state, env.name)
