@@ -94,7 +94,8 @@ def run(
     from its checkpoint instead of starting over. ``session_id`` (default: ``thread_id``)
     groups runs of one user conversation in the call log. ``resources`` hands the run
     resources the caller holds (by registered name, e.g. an open database); others are opened
-    on first use and closed when the run returns.
+    on first use and closed when the run returns. A call log that cannot be written raises
+    :class:`~slmgraph.telemetry.calllog.CallLogError` before the first model call.
     """
     built = (
         spec
@@ -106,6 +107,8 @@ def run(
         )
     )
     check_input(built.spec, inputs)
+    if built.call_log is not None:
+        built.call_log.open()  # an unwritable log fails here (CallLogError), before any call
     run_id = uuid.uuid4().hex
     config: RunnableConfig = {
         "configurable": {

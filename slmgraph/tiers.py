@@ -92,7 +92,12 @@ class TierClient:
         seed: int | None = None,
         logprobs: bool = True,
         shadow_of: str | None = None,
+        allow_empty: bool = False,
     ) -> Result:
+        """One logged attempt. An unconstrained call that comes back empty (or only
+        whitespace) is an ``invalid_output`` — retryable, so the tier's retries and fallback
+        get a turn — unless the caller passes ``allow_empty=True``; a constraint decides for
+        itself whether empty text is valid."""
         gen = self.spec.generation
         kwargs: dict[str, Any] = {
             "max_tokens": max_tokens if max_tokens is not None else gen.max_tokens,
@@ -133,6 +138,12 @@ class TierClient:
             rec.mean_logprob = completion.mean_logprob
             rec.cost_usd = self.cost(rec.tokens_in, rec.tokens_out)
             value = check_output(completion.text, constraint)
+            if constraint is None and not allow_empty and not completion.text.strip():
+                raise ModelError(
+                    "the model returned an empty completion",
+                    kind="invalid_output",
+                    output=completion.text,
+                )
         except ModelError as err:
             err.backend = err.backend or self.backend.name
             err.model = err.model or self.backend.model

@@ -26,8 +26,7 @@ def _rec(i: int, run: str = "r") -> CallRecord:
 
 
 def test_batched_writes_from_many_threads_all_land(tmp_path: Path) -> None:
-    log = CallLog(tmp_path / "calls.sqlite")
-    assert log.batched
+    log = CallLog(tmp_path / "calls.sqlite", durability="batch")
 
     def work(t: int) -> None:
         for i in range(250):
@@ -54,7 +53,7 @@ def test_feedback_sees_a_call_still_in_the_queue(tmp_path: Path) -> None:
 
 
 def test_a_write_error_is_raised_at_the_next_flush(tmp_path: Path) -> None:
-    log = CallLog(tmp_path / "calls.sqlite")
+    log = CallLog(tmp_path / "calls.sqlite", durability="batch")
     rec = _rec(1)
     log.record(rec)
     log.record(_rec(2))

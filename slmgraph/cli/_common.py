@@ -1,5 +1,5 @@
-"""What the command groups share: the call log named on the command line, JSON input, a
-run's result table."""
+"""What the command groups share: usage errors, text arguments that may come from stdin or a
+file, the call log named on the command line, JSON input, a run's result table."""
 
 from __future__ import annotations
 
@@ -7,14 +7,24 @@ import argparse
 import json
 import os
 import re
+import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from slmgraph.errors import SlmgraphError, SpecError
+from slmgraph.errors import SlmgraphError
 from slmgraph.telemetry.calllog import CallLog, default_log_path, is_url
 
 Handler = Callable[[argparse.Namespace], int]
+
+#: The most a text argument read from stdin or ``@file`` may hold (a question, an input state).
+MAX_TEXT_BYTES = 16 * 2**20
+
+
+class UsageError(SlmgraphError):
+    """The command line asks for what cannot be done as written (bad ``--input``, a closed
+    stdin to read from, bytes that are not UTF-8): one line, exit 1."""
 
 
 class Commands:
@@ -37,6 +47,29 @@ class Commands:
         return parser
 
 
+class Clipper:
+    """Cuts printed values at ``limit`` characters (0: never), marking each cut one with how
+    much was left out; ``cut`` counts them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.cut = 0
+
+    def __call__(self, value: Any) -> Any:
+        if not self.limit:
+            return value
+        if isinstance(value, bytes | bytearray | memoryview):
+            data = bytes(value)
+            if len(data) <= self.limit:
+                return value
+            self.cut += 1
+            return f"{data[: self.limit]!r}…[+{len(data) - self.limit} bytes]"
+        if isinstance(value, str) and len(value) > self.limit:
+            self.cut += 1
+            return f"{value[: self.limit]}…[+{len(value) - self.limit} chars]"
+        return value
+
+
 def open_log(arg: str | None) -> CallLog:
     """The call log named on the command line (or the default); an error if a file is absent."""
     if arg and is_url(arg):
@@ -49,19 +82,68 @@ def open_log(arg: str | None) -> CallLog:
     return CallLog(path)
 
 
-def read_input(text: str) -> dict[str, Any]:
-    """``--input``: a JSON object, or ``@file.json``."""
-    if text.startswith("@"):
+def read_text(arg: str, what: str) -> str:
+    """A text argument as given, or read from stdin (``-``) or a file (``@path``): the way past
+    the OS limit on one argument (128 KiB on Linux). UTF-8, at most :data:`MAX_TEXT_BYTES`."""
+    if arg == "-":
+        if sys.stdin is None:  # fd 0 was closed when the process started
+            raise UsageError(f"{what} is '-' (read stdin), but stdin is closed: pipe it in")
+        source = "stdin"
+        buffer = getattr(sys.stdin, "buffer", None)
+        data = buffer.read(MAX_TEXT_BYTES + 1) if buffer else sys.stdin.read().encode()
+    elif arg.startswith("@"):
+        source = arg[1:]
         try:
-            text = Path(text[1:]).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError.single("input", f"cannot read --input {text}: {exc}") from None
+            with Path(source).open("rb") as f:
+                data = f.read(MAX_TEXT_BYTES + 1)
+        except OSError as exc:
+            why = "it is a directory" if isinstance(exc, IsADirectoryError) else exc.strerror
+            raise UsageError(
+                f"cannot read {what} from {source}: {why} (@FILE reads a file; - reads stdin)"
+            ) from None
+    else:
+        return arg
+    if len(data) > MAX_TEXT_BYTES:
+        raise UsageError(f"{what} from {source} is over {MAX_TEXT_BYTES // 2**20} MiB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{what} from {source} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}): convert it, e.g. iconv -t UTF-8"
+        ) from None
+
+
+def stdin_is_empty() -> bool:
+    """Whether stdin can give nothing: closed, ``/dev/null``, or a file read to its end (a pipe
+    cannot be told apart from one still to be written, so it counts as not empty)."""
+    if sys.stdin is None:
+        return True
+    try:
+        st = os.fstat(sys.stdin.fileno())
+        if stat.S_ISCHR(st.st_mode) and not os.isatty(sys.stdin.fileno()):
+            return st.st_rdev == os.stat(os.devnull).st_rdev
+        if stat.S_ISREG(st.st_mode):
+            return os.lseek(sys.stdin.fileno(), 0, os.SEEK_CUR) >= st.st_size
+    except (OSError, ValueError):  # no file descriptor behind it (a test's StringIO)
+        return False
+    return False
+
+
+def read_input(text: str) -> dict[str, Any]:
+    """``--input``: a JSON object, ``@file.json``, or ``-`` (stdin)."""
+    text = read_text(text, "--input")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SpecError.single("input", f"--input is not valid JSON: {exc}") from None
+        raise UsageError(f"--input is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise UsageError("--input is nested too deeply to read as JSON") from None
     if not isinstance(data, dict):
-        raise SpecError.single("input", "--input must be a JSON object of state keys")
+        raise UsageError(
+            f"--input must be a JSON object of state keys, not a {type(data).__name__}: "
+            """e.g. '{"question": "..."}'"""
+        )
     return data
 
 

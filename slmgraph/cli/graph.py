@@ -22,7 +22,10 @@ def register(commands: Commands) -> None:
     r = commands.add("run", cmd_run, help="run a spec on one input and print the result")
     r.add_argument("spec", help="a spec file, or the name of a built-in graph")
     r.add_argument(
-        "--input", "-i", default="{}", help="the input state as JSON, or @file.json (default: {})"
+        "--input",
+        "-i",
+        default="{}",
+        help="the input state as JSON, @file.json, or - to read it from stdin (default: {})",
     )
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.add_argument("--call-log", help="SQLite call log (default: the spec's, or the default)")
@@ -44,8 +47,8 @@ def register(commands: Commands) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    inputs = read_input(args.input)  # before the spec: a typo costs no graph load
     spec = load_spec(args.spec)
-    inputs = read_input(args.input)
     log: CallLog | bool | None = (
         False if args.no_log else (CallLog(args.call_log) if args.call_log else None)
     )

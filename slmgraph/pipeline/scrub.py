@@ -1,213 +1,133 @@
 """PII scrubbing for the conversion pipeline's curation step (S2), and ``slmgraph scrub``.
 
-Supported entity types, each found by a pattern and, where the format has one, a checksum:
+Supported entity types (finders in :mod:`~slmgraph.pipeline.pii_formats` and
+:mod:`~slmgraph.pipeline.pii_names`, which say how each is recognised):
 
-- ``EMAIL``: RFC-5322-ish addresses (``local@domain.tld``).
-- ``CREDIT_CARD``: 13–19 digits, optionally grouped by spaces or dashes, that pass the Luhn check.
-- ``IBAN``: country code, two check digits and 11–30 alphanumerics (optionally grouped by four),
-  that pass the ISO 13616 mod-97 check.
-- ``IP_ADDRESS``: IPv4 (each octet 0–255) and IPv6 (validated by :mod:`ipaddress`).
-- ``PHONE``: international (``+`` and 7–15 digits) or grouped national numbers (at least 7
-  digits in groups separated by spaces, dots, dashes or parentheses).
-- ``STREET_ADDRESS``: English-style street addresses — a house number, one to four capitalised
-  words and a street suffix (Street, St, Avenue, Rd, Boulevard, Lane, Drive, Way, …), with an
-  optional compass prefix and unit (Apt 4B, Suite 200). Other formats (``Hauptstraße 5``,
-  ``5 rue de la Paix``) are not recognised.
-- ``PERSON``: a capitalised first name from the US Census 1990 lists (5,494 first names) followed
-  by an optional initial and a capitalised surname from the same census (88,799 surnames), or a
-  title (Mr, Mrs, Ms, Dr, Prof) and a capitalised name. The lists ship in the ``names`` PyPI
-  package (the ``pii`` extra; public-domain census data); without it PERSON is not covered.
-  A gazetteer misses names outside the lists (many non-English ones) and can hit a capitalised
-  pair that happens to be a name ("Grant Park" would be scrubbed).
+- ``EMAIL``: ``local@domain.tld``, internationalised ones too (``jürgen@bücher.de``).
+- ``IBAN``: any case, grouped by spaces, double spaces, dashes or dots; country format and
+  mod-97 checked.
+- ``CREDIT_CARD``: 12–19 digits with one separator throughout (space, double space, dash, dot)
+  that pass the Luhn check and carry an issuer prefix of that length.
+- ``NATIONAL_ID``: UK NINO, US SSN (grouped), German tax id, Spanish DNI/NIE, Italian codice
+  fiscale (the last three checksummed).
+- ``IP_ADDRESS``: IPv4 and IPv6.
+- ``STREET_ADDRESS``: English, German/Dutch/Nordic, French, Spanish/Italian street formats.
+- ``PERSON``: gazetteer of census and Faker names, or a title and a name.
+- ``PHONE``: a number that is valid in some numbering plan (``phonenumbers``), international or
+  in one of 30 countries' national formats.
 
-Each value becomes a typed placeholder, numbered by first appearance and consistent within a
-record (the same email is ``<EMAIL_1>`` everywhere in it). A statistical named-entity
-recogniser would do better on names: Presidio installs from PyPI, but no spaCy language model
-is available from the package registries this project can reach; the report names what is not
-covered rather than pretending.
+Precision matters as much as recall: a scrubbed SQL literal is a broken training example. So
+number-shaped candidates (phones, cards, national ids) that overlap a look-alike — a UUID, a
+hash, a date, a decimal, a version, a CVE id, an ISBN/EAN, a prefixed order number, an integer
+limit — are dropped. ``benchmarks/reliability_pii.py`` measures both directions on a corpus
+of PII and look-alikes in sentences, SQL and JSON (``tests/fixtures/reliability/pii/``).
 
-Order matters: IBANs and cards are matched before phone numbers (their digit runs would
-otherwise read as phones), emails before anything inside them.
+All finders run on the original text; overlapping candidates are resolved by type priority
+(:data:`ENTITY_TYPES` order: an e-mail before the name inside it, an IBAN before the phone in
+its digits), then by length. Each value becomes a typed placeholder, numbered by first
+appearance and consistent within a record (the same email is ``<EMAIL_1>`` everywhere in it).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import ipaddress
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-_HAS_NAMES = importlib.util.find_spec("names") is not None
+from slmgraph.pipeline.pii_formats import (
+    HAS_PHONENUMBERS,
+    HAS_STDNUM,
+    Span,
+    find_cards,
+    find_emails,
+    find_ibans,
+    find_ips,
+    find_national_ids,
+    find_phones,
+    iban_ok,
+    luhn_ok,
+    phone_ok,
+    protected_spans,
+)
+from slmgraph.pipeline.pii_names import (
+    HAS_NAMES,
+    census_names,
+    find_addresses,
+    find_persons,
+    person_ok,
+)
+
+__all__ = [
+    "ENTITY_TYPES",
+    "NOT_COVERED",
+    "Scrubbed",
+    "Scrubber",
+    "census_names",
+    "find",
+    "iban_ok",
+    "luhn_ok",
+    "person_ok",
+    "phone_ok",
+    "scrub",
+    "scrub_record",
+]
+
 ENTITY_TYPES = (
     "EMAIL",
+    "IP_ADDRESS",
     "IBAN",
     "CREDIT_CARD",
-    "IP_ADDRESS",
+    "NATIONAL_ID",
     "STREET_ADDRESS",
-    *(("PERSON",) if _HAS_NAMES else ()),
-    "PHONE",
+    *(("PERSON",) if HAS_NAMES else ()),
+    *(("PHONE",) if HAS_PHONENUMBERS else ()),
 )
-#: PII types this scrubber does not find (reports name them).
-NOT_COVERED: tuple[str, ...] = () if _HAS_NAMES else ("PERSON",)
-
-_CENSUS: tuple[frozenset[str], frozenset[str]] | None = None
-#: A capitalised name word: Smith, O'Brien, McDonald, Smith-Jones.
-_NAME = r"(?:Mc|Mac|O['’])?[A-Z][a-z]+(?:[-'’][A-Z][a-z]+)?"
-
-
-def census_names() -> tuple[frozenset[str], frozenset[str]]:
-    """(first names, surnames), upper-case, from the ``names`` package's census files."""
-    global _CENSUS
-    if _CENSUS is None:
-        from pathlib import Path
-
-        spec = importlib.util.find_spec("names")
-        if spec is None or spec.origin is None:
-            return frozenset(), frozenset()
-        root = Path(spec.origin).parent
-
-        def read(name: str) -> frozenset[str]:
-            return frozenset(
-                line.split()[0] for line in (root / name).read_text().splitlines() if line.strip()
-            )
-
-        _CENSUS = (read("dist.male.first") | read("dist.female.first"), read("dist.all.last"))
-    return _CENSUS
-
-
-def _key(word: str) -> str:
-    return re.sub(r"['’-]", "", word).upper()
+#: PII types this scrubber does not find (reports name them): without the ``pii`` extra, names
+#: (no gazetteer), phones (no numbering plans) and the checksummed national ids.
+NOT_COVERED: tuple[str, ...] = tuple(
+    kind
+    for kind, covered in (
+        ("PERSON", HAS_NAMES),
+        ("PHONE", HAS_PHONENUMBERS),
+        ("NATIONAL_ID (DE, ES, IT)", HAS_STDNUM),
+    )
+    if not covered
+)
+_FINDERS: tuple[Callable[[str], Iterator[Span]], ...] = (
+    find_emails,
+    find_ips,
+    find_ibans,
+    find_cards,
+    find_national_ids,
+    find_addresses,
+    find_persons,
+    find_phones,
+)
+#: Types a look-alike span vetoes when the candidate is digits alone (a NINO or a codice
+#: fiscale carries its own letters and is not mistaken for an order number).
+_NUMBER_SHAPED = frozenset({"CREDIT_CARD", "NATIONAL_ID", "PHONE"})
+_RANK = {kind: i for i, kind in enumerate(ENTITY_TYPES)}
 
 
-def person_ok(text: str) -> bool:
-    if re.match(r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b", text):
-        return True
-    first, last = census_names()
-    words = re.findall(r"[A-Z][A-Za-z'’-]*", text)
-    if len(words) < 2:
-        return False
-
-    def known(word: str, names: frozenset[str]) -> bool:  # Mary-Jane, Smith-Jones: any part
-        return _key(word) in names or any(_key(p) in names for p in word.split("-"))
-
-    return known(words[0], first) and known(words[-1], last)
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def iban_ok(text: str) -> bool:
-    s = re.sub(r"\s+", "", text).upper()
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", s):
-        return False
-    moved = s[4:] + s[:4]
-    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
-
-
-def phone_ok(s: str) -> bool:
-    """7-15 digits, written like a phone number — and not like the numbers a database is full
-    of: a decimal (``255041.46``), a date (``2009-10-12``, ``12.10.2009``) or a bare number
-    with one dot."""
-    digits = re.sub(r"\D", "", s)
-    if not 7 <= len(digits) <= 15:
-        return False
-    if re.fullmatch(r"\d+\.\d+", s):  # a decimal
-        return False
-    # a date, or a timestamp that starts with one (2018-03-23 23:05)
-    if re.match(r"\d{4}([-./])\d{1,2}\1\d{1,2}(?!\d)|\d{1,2}([-./])\d{1,2}\2\d{4}(?!\d)", s):
-        return False
-    return s.startswith("+") or bool(re.search(r"[ .()-]", s)) or len(digits) >= 10
-
-
-def _ipv6_ok(text: str) -> bool:
-    try:
-        ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return True
-
-
-@dataclass(frozen=True)
-class _Rule:
-    kind: str
-    pattern: re.Pattern[str]
-    valid: Callable[[str], bool] = lambda s: True
-
-
-_RULES = [
-    _Rule(
-        "EMAIL",
-        re.compile(
-            r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-        ),
-    ),
-    _Rule(
-        "IBAN",
-        re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
-        iban_ok,
-    ),
-    _Rule(
-        "CREDIT_CARD",
-        re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])"),
-        lambda s: luhn_ok(re.sub(r"\D", "", s)),
-    ),
-    _Rule(
-        "IP_ADDRESS",
-        re.compile(
-            r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
-            r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.]*\d)"
-        ),
-    ),
-    _Rule(
-        "IP_ADDRESS",
-        re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
-        _ipv6_ok,
-    ),
-    _Rule(
-        "STREET_ADDRESS",
-        re.compile(
-            r"\b\d{1,6}[A-Za-z]?\s+(?:(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?\s+)?"
-            r"(?:[A-Z][a-z]+\.?\s+|\d{1,3}(?:st|nd|rd|th)\s+){1,4}"
-            r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way"
-            r"|Place|Pl|Terrace|Ter|Parkway|Pkwy|Highway|Hwy|Square|Sq|Circle|Cir|Close|Crescent)"
-            r"\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
-            r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.?\s*[A-Za-z0-9-]+)?"
-        ),
-    ),
-    *(
-        [
-            _Rule(
-                "PERSON",
-                re.compile(
-                    rf"\b(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+{_NAME}(?:\s+{_NAME})?"
-                    rf"|[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s+[A-Z]\.)?\s+{_NAME})\b"
-                ),
-                person_ok,
-            )
-        ]
-        if _HAS_NAMES
-        else []
-    ),
-    _Rule(
-        "PHONE",
-        re.compile(
-            r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
-            r"\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)"
-        ),
-        phone_ok,
-    ),
-]
+def find(text: str) -> list[Span]:
+    """The PII spans ``(start, end, type)`` of one text, in order, none overlapping."""
+    candidates = [span for finder in _FINDERS for span in finder(text)]
+    if not candidates:
+        return []
+    guarded = protected_spans(text) if any(k in _NUMBER_SHAPED for *_, k in candidates) else []
+    taken: list[Span] = []
+    for start, end, kind in sorted(candidates, key=lambda s: (_RANK[s[2]], s[0] - s[1])):
+        digits_only = not any(c.isalpha() for c in text[start:end])
+        if (
+            kind in _NUMBER_SHAPED
+            and digits_only
+            and any(a < end and start < b for a, b in guarded)
+        ):
+            continue
+        if all(end <= a or b <= start for a, b, _ in taken):
+            taken.append((start, end, kind))
+    return sorted(taken)
 
 
 @dataclass
@@ -238,32 +158,10 @@ class Scrubber:
         return self.mapping[key]
 
     def scrub(self, text: str) -> str:
-        for rule in _RULES:
-            if rule.kind == "PERSON":
-                text = self._scrub_names(rule, text)
-                continue
-
-            def replace(m: re.Match[str], rule: _Rule = rule) -> str:
-                value = m.group(0)
-                if not rule.valid(value):
-                    return value
-                return self._placeholder(rule.kind, value)
-
-            text = rule.pattern.sub(replace, text)
-        return text
-
-    def _scrub_names(self, rule: _Rule, text: str) -> str:
-        """Names overlap with the capitalised word before them ("Mail Dana Smith"): a
-        candidate that is not a name must not hide the one starting a word later, so every
-        capitalised word is tried as a start."""
         out, pos = [], 0
-        for start in (m.start() for m in re.finditer(r"\b[A-Z]", text)):
-            if start < pos:
-                continue
-            m = rule.pattern.match(text, start)
-            if m is not None and rule.valid(m.group(0)):
-                out += [text[pos:start], self._placeholder(rule.kind, m.group(0))]
-                pos = m.end()
+        for start, end, kind in find(text):
+            out += [text[pos:start], self._placeholder(kind, text[start:end])]
+            pos = end
         return "".join([*out, text[pos:]])
 
 

@@ -6,8 +6,12 @@ own modules (``duckdb_db``, ``postgres_db``, ``mysql_db``, sharing ``engine``).
 SQLite's execution is read-only three times over: the statement has passed the AST guard
 (guard.py), the connection is opened read-only (SQLite ``mode=ro`` URI plus ``PRAGMA
 query_only``), and an authorizer refuses every action but reading, selecting and calling
-functions (no ATTACH, PRAGMA, writes or ``load_extension``, whatever got past the parser).
-Each query has a row limit and a wall-clock timeout.
+functions (no ATTACH, PRAGMA, writes or ``load_extension``, no internal tables, whatever got
+past the parser). Each statement runs under :class:`~slmgraph.tools.sql.base.Limits`, enforced
+inside SQLite where it can: ``SQLITE_LIMIT_LENGTH`` bounds every value it builds, a progress
+handler the time, ``hard_heap_limit`` with ``temp_store = MEMORY`` its memory and temp
+storage (no temp files), ``SQLITE_LIMIT_ATTACHED = 0`` any ATTACH; rows are then pulled one
+at a time under the row and byte budget, so what is past it is never copied into Python.
 """
 
 from __future__ import annotations
@@ -20,8 +24,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from slmgraph.tools.sql.base import Database, DatabaseError, ExecResult
+from slmgraph.tools.sql.base import (
+    DEFAULT_LIMITS,
+    Database,
+    DatabaseError,
+    ExecResult,
+    LimitError,
+    Limits,
+    mib,
+    take_rows,
+)
 from slmgraph.tools.sql.duckdb_db import DuckDBDatabase
+from slmgraph.tools.sql.guard import DENIED_FUNCTIONS, DENIED_TABLES, clean
 from slmgraph.tools.sql.mysql_db import MySQLDatabase
 from slmgraph.tools.sql.postgres_db import PostgresDatabase
 from slmgraph.tools.sql.schema import Column, ForeignKey, Schema, Table
@@ -33,22 +47,30 @@ _ALLOWED_ACTIONS = {
     sqlite3.SQLITE_FUNCTION,
     getattr(sqlite3, "SQLITE_RECURSIVE", 33),
 }
-_DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
+#: SQLite's GLOB operator is the function glob(): only DuckDB's glob() lists files.
+_SQLITE_DENIED_FUNCTIONS = DENIED_FUNCTIONS - {"glob"}
+_CATALOG = ("sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema")
+_READABLE_INTERNAL = {*_CATALOG, "sqlite_sequence", "sqlite_stat1"}
 
 
 def _authorizer(
     action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None
 ) -> int:
+    if action == sqlite3.SQLITE_UPDATE and (arg1 or "").lower() in _CATALOG and not trigger:
+        # An eponymous virtual table (json_each, json_tree) declares itself in the in-memory
+        # schema on first use, which SQLite reports as an UPDATE of sqlite_master; a real
+        # one is refused by the guard, the read-only file and query_only.
+        return sqlite3.SQLITE_OK
     if action not in _ALLOWED_ACTIONS:
         return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _DENIED_FUNCTIONS:
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _SQLITE_DENIED_FUNCTIONS:
         return sqlite3.SQLITE_DENY
-    if (
-        action == sqlite3.SQLITE_READ
-        and (arg1 or "").lower().startswith("sqlite_")
-        and (arg1 or "").lower() not in ("sqlite_master", "sqlite_schema", "sqlite_sequence")
-    ):
-        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_READ:
+        table = (arg1 or "").lower()
+        if table.startswith("pragma_") or table in DENIED_TABLES:
+            return sqlite3.SQLITE_DENY
+        if table.startswith("sqlite_") and table not in _READABLE_INTERNAL:
+            return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
 
 
@@ -59,6 +81,7 @@ class SQLiteDatabase:
     path: Path
     dialect: str = "sqlite"
     sample_values: int = 3
+    limits: Limits = DEFAULT_LIMITS
     _schema: Schema | None = field(default=None, repr=False)
     _distinct: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -85,6 +108,9 @@ class SQLiteDatabase:
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         conn.execute("PRAGMA query_only = 1")
+        # Sorts and temporary tables in memory, under SQLite's (process-wide) heap limit.
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute(f"PRAGMA hard_heap_limit = {int(self.limits.max_memory_bytes)}")
         conn.text_factory = lambda b: b.decode("utf-8", errors="replace")
         return conn
 
@@ -183,34 +209,63 @@ class SQLiteDatabase:
 
     # -- execution -----------------------------------------------------------------------------
 
-    def execute(self, sql: str, *, max_rows: int = 200, timeout_s: float = 10.0) -> ExecResult:
-        """Run one read-only statement (guard it first: see guard.py)."""
-        conn = self.connect()
-        conn.set_authorizer(_authorizer)
-        deadline = time.monotonic() + timeout_s
-        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 1000)
+    def execute(
+        self,
+        sql: str,
+        *,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        """Run one read-only statement (guard it first: see guard.py) under ``limits``."""
+        lim = (limits or self.limits).but(max_rows=max_rows, timeout_s=timeout_s)
         start = time.perf_counter()
+        conn: sqlite3.Connection | None = None
         try:
-            cur = conn.execute(sql)
-            rows = cur.fetchmany(max_rows + 1)
+            conn = self.connect()
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max(1, int(lim.max_cell_bytes)))
+            conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+            conn.set_authorizer(_authorizer)
+            deadline = time.monotonic() + lim.timeout_s
+            conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 100)
+            cur = conn.execute(clean(sql))
             columns = [d[0] for d in cur.description or []]
+            rows, truncated, size = take_rows(cur, lim)
         except sqlite3.Warning as exc:  # e.g. "You can only execute one statement at a time."
             raise DatabaseError(str(exc)) from None
+        except sqlite3.DataError as exc:
+            if "too big" in str(exc):
+                raise LimitError(_too_big(lim)) from None
+            raise DatabaseError(str(exc)) from None
+        except MemoryError:
+            raise LimitError(_out_of_memory(lim)) from None
         except sqlite3.OperationalError as exc:
             msg = str(exc)
             if msg == "interrupted":
-                msg = f"query exceeded the {timeout_s:g} s timeout"
-            elif "not authorized" in msg:
+                raise LimitError(f"query exceeded the {lim.timeout_s:g} s timeout") from None
+            if "not authorized" in msg:
                 msg = f"refused by the read-only authorizer: {msg}"
             raise DatabaseError(msg) from None
         except sqlite3.Error as exc:
             raise DatabaseError(str(exc)) from None
         finally:
-            conn.close()
-        truncated = len(rows) > max_rows
-        return ExecResult(
-            columns, [list(r) for r in rows[:max_rows]], truncated, time.perf_counter() - start
-        )
+            if conn is not None:
+                conn.close()
+        return ExecResult(columns, rows, truncated, time.perf_counter() - start, size)
+
+
+def _too_big(lim: Limits) -> str:
+    return (
+        f"a value in the query is over the {mib(lim.max_cell_bytes)} limit of one value: "
+        "select a part of it (substr, length) instead"
+    )
+
+
+def _out_of_memory(lim: Limits) -> str:
+    return (
+        f"the query needed more than the {mib(lim.max_memory_bytes)} of memory a query may "
+        "use: filter, aggregate or LIMIT it before sorting"
+    )
 
 
 def _short(value: Any, limit: int = 40) -> str:

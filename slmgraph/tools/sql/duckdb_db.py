@@ -1,6 +1,8 @@
 """DuckDB, in process: a ``read_only`` connection with external access disabled (no files, no
 network, no extensions loaded or installed) and its configuration locked, so no statement can
-turn it back on; a statement past its timeout is interrupted."""
+turn it back on; a statement past its timeout is interrupted. Limits (base.py): its
+``memory_limit`` is the memory limit, with no temp directory (nothing spills to disk); rows are
+taken under the row and byte budget, each value checked against the cell limit."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from slmgraph.tools.sql.base import DatabaseError
+from slmgraph.tools.sql.base import DatabaseError, LimitError, Limits, take_rows
 from slmgraph.tools.sql.engine import Catalog, EngineDatabase
 
 
@@ -32,6 +34,8 @@ class DuckDBDatabase(EngineDatabase):
             "enable_external_access": False,
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
+            "memory_limit": f"{max(1, self.limits.max_memory_bytes // 2**20)}MiB",
+            "temp_directory": "",
             "lock_configuration": True,
         }
         try:
@@ -75,20 +79,29 @@ class DuckDBDatabase(EngineDatabase):
             raise DatabaseError(f"cannot read DuckDB's catalog: {exc}") from None
         return rows
 
-    def _run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any]]:
+    def _run(
+        self, sql: str, max_rows: int, timeout_s: float, limits: Limits | None = None
+    ) -> tuple[list[str], list[list[Any]], bool, int]:
         import duckdb
 
+        limits = (limits or self.limits).but(max_rows=max_rows, timeout_s=timeout_s)
         conn = self.conn
-        timer = threading.Timer(timeout_s, conn.interrupt)
+        timer = threading.Timer(limits.timeout_s, conn.interrupt)
         timer.start()
         try:
             cur = conn.execute(sql)
-            rows = cur.fetchmany(max_rows + 1)
             columns = [d[0] for d in cur.description or []]
+            chunk = max(1, min(limits.max_rows + 1, 50))
+            batches = iter(lambda: cur.fetchmany(chunk), [])
+            rows, truncated, size = take_rows(
+                (row for batch in batches for row in batch), limits, check_cells=True
+            )
         except duckdb.InterruptException:
-            raise DatabaseError(f"query exceeded the {timeout_s:g} s timeout") from None
+            raise LimitError(f"query exceeded the {limits.timeout_s:g} s timeout") from None
+        except (duckdb.OutOfMemoryException, MemoryError):
+            raise LimitError("the query ran out of memory: filter, aggregate or LIMIT it") from None
         except duckdb.Error as exc:
             raise DatabaseError(str(exc).split("\n")[0]) from None
         finally:
             timer.cancel()
-        return columns, rows
+        return columns, rows, truncated, size

@@ -25,7 +25,13 @@ from urllib.parse import urlsplit, urlunsplit
 import sqlglot
 from sqlglot import exp
 
-from slmgraph.tools.sql.base import WRITE_DIALECT, DatabaseError, ExecResult
+from slmgraph.tools.sql.base import (
+    DEFAULT_LIMITS,
+    WRITE_DIALECT,
+    DatabaseError,
+    ExecResult,
+    Limits,
+)
 from slmgraph.tools.sql.guard import GuardError, guard
 from slmgraph.tools.sql.schema import Column, ForeignKey, Schema, Table
 
@@ -34,6 +40,8 @@ from slmgraph.tools.sql.schema import Column, ForeignKey, Schema, Table
 SCHEMA_TTL_S = float(os.environ.get("SLMGRAPH_SCHEMA_TTL_S", "600"))
 #: Introspection queries (counts, samples) give up after this long.
 CATALOG_TIMEOUT_S = 10.0
+#: Introspection's own queries: no byte budget (catalogs of wide schemas are large).
+_UNBOUNDED = 2**62
 
 
 def redact(url: str) -> str:
@@ -78,6 +86,7 @@ class EngineDatabase(ABC):
     limit_in_subquery: bool = True
 
     def __init__(self, url: str, name: str) -> None:
+        self.limits: Limits = DEFAULT_LIMITS
         self.url = url
         self._name = name
         self._lock = threading.RLock()
@@ -92,8 +101,12 @@ class EngineDatabase(ABC):
     def _catalog(self) -> Catalog: ...
 
     @abstractmethod
-    def _run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any]]:
-        """Run one statement read-only; at most ``max_rows + 1`` rows."""
+    def _run(
+        self, sql: str, max_rows: int, timeout_s: float, limits: Limits | None = None
+    ) -> tuple[list[str], list[list[Any]], bool, int]:
+        """Run one statement read-only under ``limits`` (default: the database's) with
+        ``max_rows`` and ``timeout_s``: its columns, its rows (pulled with
+        :func:`~slmgraph.tools.sql.base.take_rows`), whether rows were cut, their bytes."""
 
     # -- shared -------------------------------------------------------------------------------
 
@@ -181,8 +194,9 @@ class EngineDatabase(ABC):
         return seen[:k]
 
     def _rows(self, sql: str, max_rows: int) -> list[Any]:
+        limits = Limits(max_rows, CATALOG_TIMEOUT_S, _UNBOUNDED, _UNBOUNDED, _UNBOUNDED)
         with self._lock:
-            return self._run(sql, max_rows, CATALOG_TIMEOUT_S)[1]
+            return self._run(sql, max_rows, CATALOG_TIMEOUT_S, limits)[1]
 
     def distinct_values(self, table: str, column: str, limit: int = 2000) -> list[str]:
         _, cache = self._cached()
@@ -219,19 +233,26 @@ class EngineDatabase(ABC):
                 like.replace(exp.ILike(this=like.this, expression=like.expression))
         return tree.sql(dialect=self.dialect, identify=True)
 
-    def execute(self, sql: str, *, max_rows: int = 200, timeout_s: float = 10.0) -> ExecResult:
-        """Run one read-only statement in the engine's dialect (guard it first: guard.py); the
-        guard runs again here in that dialect."""
+    def execute(
+        self,
+        sql: str,
+        *,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        """Run one read-only statement in the engine's dialect (guard it first: guard.py) under
+        ``limits``; the guard runs again here in that dialect."""
+        lim = (limits or self.limits).but(max_rows=max_rows, timeout_s=timeout_s)
         try:
             guard(sql, self.dialect)
         except GuardError as exc:
             raise DatabaseError(f"refused: {exc}") from None
         start = time.perf_counter()
         with self._lock:
-            columns, rows = self._run(sql, max_rows, timeout_s)
-        truncated = len(rows) > max_rows
-        values = [[_plain(v) for v in r] for r in rows[:max_rows]]
-        return ExecResult(columns, values, truncated, time.perf_counter() - start)
+            columns, rows, truncated, size = self._run(sql, lim.max_rows, lim.timeout_s, lim)
+        values = [[_plain(v) for v in r] for r in rows]
+        return ExecResult(columns, values, truncated, time.perf_counter() - start, size)
 
 
 def spell(tree: exp.Expr, schema: Schema) -> None:

@@ -69,14 +69,20 @@ def run_database(ctx: RunContext, state: Mapping[str, Any], node: str) -> Databa
 
 @register_validator("sql_executes", reads=("db",))
 def sql_executes(value: Any, state: Mapping[str, Any], ctx: RunContext) -> str | None:
-    """The SQL passes the AST guard and runs read-only on the run's database."""
-    db = ctx.resource(DATABASE, state)
+    """The SQL passes the AST guard, and then runs read-only on the run's database under its
+    limits (one row). Nothing reaches the database before the guard has passed it."""
     try:
         sql = extract_sql(str(value))
         guard(sql, WRITE_DIALECT)
-        db.execute(db.native(sql), max_rows=1, timeout_s=10.0)
     except SlmgraphError as exc:
         return str(exc)
+    db: Database = ctx.resource(DATABASE, state)  # no database is the run's error, not the SQL's
+    try:
+        db.execute(db.native(sql), max_rows=1)
+    except SlmgraphError as exc:
+        return str(exc)
+    except MemoryError:
+        return "the statement did not fit in memory"
     return None
 
 

@@ -2,7 +2,12 @@
 (rolled back) under the server's statement timeout — ``max_execution_time`` on MySQL,
 ``max_statement_time`` on MariaDB; connect as a user granted only SELECT. The password comes
 from ``$MYSQL_PWD``; a URL's own is accepted and never shown. A Unix socket:
-``mysql://user@localhost/db?unix_socket=/run/mysqld/mysqld.sock``."""
+``mysql://user@localhost/db?unix_socket=/run/mysqld/mysqld.sock``.
+
+Limits (base.py): the time is the server's statement timeout; rows are taken under the row
+and byte budget and each value checked against the cell limit, but PyMySQL's buffered cursor
+has read the whole result by then (an unbuffered one must be drained before the ROLLBACK);
+``max_allowed_packet`` on the server bounds one row."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import os
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from slmgraph.tools.sql.base import DatabaseError
+from slmgraph.tools.sql.base import DatabaseError, LimitError, Limits, take_rows
 from slmgraph.tools.sql.engine import Catalog, EngineDatabase, db_name_of, redact
 
 _TABLES = """
@@ -99,10 +104,14 @@ class MySQLDatabase(EngineDatabase):
         ]
         return Catalog(tables, columns, fks)
 
-    def _run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any]]:
+    def _run(
+        self, sql: str, max_rows: int, timeout_s: float, limits: Limits | None = None
+    ) -> tuple[list[str], list[list[Any]], bool, int]:
         import pymysql
 
+        limits = (limits or self.limits).but(max_rows=max_rows, timeout_s=timeout_s)
         conn = self.conn
+        timeout_s = limits.timeout_s
         limit = (
             f"SET SESSION max_statement_time = {max(0.001, timeout_s):.3f}"
             if self.mariadb
@@ -114,17 +123,19 @@ class MySQLDatabase(EngineDatabase):
                 cur.execute("START TRANSACTION READ ONLY")
                 try:
                     cur.execute(sql)
-                    rows = list(cur.fetchmany(max_rows + 1))
                     columns = [d[0] for d in cur.description or []]
+                    rows, truncated, size = take_rows(cur, limits, check_cells=True)
                 finally:
                     cur.execute("ROLLBACK")
         except pymysql.err.OperationalError as exc:
             code = exc.args[0] if exc.args else None
             if code in (1969, 3024):  # MariaDB's and MySQL's "statement timeout exceeded"
-                raise DatabaseError(f"query exceeded the {timeout_s:g} s timeout") from None
+                raise LimitError(f"query exceeded the {timeout_s:g} s timeout") from None
             if code in (2006, 2013):  # the server went away: reconnect next time
                 self._conn = None
             raise DatabaseError(str(exc.args[-1] if exc.args else exc)) from None
         except pymysql.Error as exc:
             raise DatabaseError(str(exc.args[-1] if exc.args else exc)) from None
-        return columns, rows
+        except MemoryError:
+            raise LimitError("the query ran out of memory: filter, aggregate or LIMIT it") from None
+        return columns, rows, truncated, size

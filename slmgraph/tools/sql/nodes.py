@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from slmgraph.context import RunContext
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_tool
-from slmgraph.tools.sql.base import WRITE_DIALECT
+from slmgraph.tools.sql.base import DEFAULT_LIMITS, WRITE_DIALECT, Limits
 from slmgraph.tools.sql.check import check_sql
 from slmgraph.tools.sql.database import DatabaseError
 from slmgraph.tools.sql.guard import GuardError, guard
@@ -127,7 +127,19 @@ def check(env: NodeEnv) -> NodeFn:
 class ExecuteParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_rows: int = Field(50, ge=1, description="Rows returned (more are cut, `truncated` set)")
-    timeout_s: float = Field(10.0, gt=0)
+    timeout_s: float = Field(10.0, gt=0, description="Seconds the database may take")
+    max_cell_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="The largest value a query may build or return (default: the database's "
+        f"limits, {DEFAULT_LIMITS.max_cell_bytes:,} bytes): see tools/sql/base.py Limits",
+    )
+    max_result_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="Bytes of values taken from the database, rows past them cut (default: "
+        f"{DEFAULT_LIMITS.max_result_bytes:,})",
+    )
     min_mean_logprob: float | None = Field(
         -0.6, description="Below this mean token logprob the slm's SQL counts as unsure"
     )
@@ -160,6 +172,27 @@ def _key(rows: list[list[Any]]) -> list[str]:
     return sorted(repr(r) for r in rows)
 
 
+def _limits(db: Any, params: ExecuteParams) -> Limits:
+    base: Limits = getattr(db, "limits", DEFAULT_LIMITS)
+    return base.but(
+        max_rows=params.max_rows,
+        timeout_s=params.timeout_s,
+        max_cell_bytes=params.max_cell_bytes,
+        max_result_bytes=params.max_result_bytes,
+    )
+
+
+def _failed(node: str, msg: str) -> Update:
+    return {
+        "exec_error": msg,
+        "outcome": "error",
+        "rows": [],
+        "columns": [],
+        "truncated": False,
+        "attempts": [{"node": node, "error": msg}],
+    }
+
+
 @register_tool(
     "sql.execute",
     ExecuteParams,
@@ -182,22 +215,17 @@ def execute(env: NodeEnv) -> NodeFn:
     def run(state: State, ctx: RunContext) -> Update:
         db = run_database(ctx, state, env.name)
         sql = str(state.get("sql") or "")
+        limits = _limits(db, params)
         try:
             guard(sql, WRITE_DIALECT)  # again: a human may have edited the SQL at an interrupt
             native = db.native(sql)  # the engine's dialect (SQLite: the SQL as written)
-            result = db.execute(native, max_rows=params.max_rows, timeout_s=params.timeout_s)
+            result = db.execute(native, limits=limits)
+            rows = [[jsonable(v) for v in r] for r in result.rows]
         except (GuardError, DatabaseError) as exc:
-            msg = str(exc)
-            return {
-                "exec_error": msg,
-                "outcome": "error",
-                "rows": [],
-                "columns": [],
-                "truncated": False,
-                "attempts": [{"node": env.name, "error": msg}],
-            }
-        rows = [[jsonable(v) for v in r] for r in result.rows]
-        confidence = _confidence(state, db, params, result.rows)
+            return _failed(env.name, str(exc))
+        except MemoryError:  # the engines turn theirs into a LimitError; this is Python's own
+            return _failed(env.name, "the result did not fit in memory: select less")
+        confidence = _confidence(state, db, limits, params, result.rows)
         outcome = "low_confidence" if confidence["low"] else "ok"
         update: Update = {
             "columns": result.columns,
@@ -218,7 +246,9 @@ def execute(env: NodeEnv) -> NodeFn:
     return run
 
 
-def _confidence(state: State, db: Any, params: ExecuteParams, rows: list[Any]) -> dict[str, Any]:
+def _confidence(
+    state: State, db: Any, limits: Limits, params: ExecuteParams, rows: list[Any]
+) -> dict[str, Any]:
     reasons: list[str] = []
     lp = state.get("sql_logprob")
     if params.min_mean_logprob is not None and lp is not None and lp < params.min_mean_logprob:
@@ -233,12 +263,10 @@ def _confidence(state: State, db: Any, params: ExecuteParams, rows: list[Any]) -
         for s in samples:
             try:
                 guard(s, WRITE_DIALECT)
-                other = db.execute(
-                    db.native(s), max_rows=params.max_rows, timeout_s=params.timeout_s
-                )
+                other = db.execute(db.native(s), limits=limits)
                 agree += _key([list(r) for r in other.rows]) == main
-            except (GuardError, DatabaseError):
-                pass
+            except (GuardError, DatabaseError, MemoryError):
+                pass  # a sample that fails agrees with nothing
         agreement = (agree + 1) / (len(samples) + 1)
         if agreement < params.min_agreement:
             reasons.append(f"only {agreement:.0%} of {len(samples) + 1} samples agree")
@@ -255,6 +283,9 @@ def _confidence(state: State, db: Any, params: ExecuteParams, rows: list[Any]) -
 class AnswerParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     show_rows: int = Field(5, ge=1)
+    max_value_chars: int = Field(
+        200, ge=8, description="A value longer than this is cut in the answer sentence"
+    )
 
 
 @register_tool(
@@ -280,25 +311,37 @@ def answer(env: NodeEnv) -> NodeFn:
                 "rows": [],
                 "columns": [],
             }
-        return {
-            "answer": sentence(cols, rows, bool(state.get("truncated")), params.show_rows),
-            "final_error": None,
-            "rows": rows,
-            "columns": cols,
-        }
+        try:
+            text = sentence(
+                cols, rows, bool(state.get("truncated")), params.show_rows, params.max_value_chars
+            )
+        except MemoryError:
+            error = "the result is too large to put in an answer"
+            return {"answer": f"I could not answer the question: {error}", "final_error": error}
+        return {"answer": text, "final_error": None, "rows": rows, "columns": cols}
 
     return run
 
 
-def sentence(columns: list[str], rows: list[list[Any]], truncated: bool, show: int) -> str:
+def _cut(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sentence(
+    columns: list[str], rows: list[list[Any]], truncated: bool, show: int, max_chars: int = 200
+) -> str:
+    """One sentence from the rows; a value over ``max_chars`` is cut (the rows keep it)."""
     if not rows:
         return "No rows match the question."
     if len(rows) == 1 and len(rows[0]) == 1:
-        return f"The answer is {rows[0][0]}."
+        return f"The answer is {_cut(rows[0][0], max_chars)}."
     if len(rows) == 1:
-        pairs = ", ".join(f"{c} = {v}" for c, v in zip(columns, rows[0], strict=False))
+        pairs = ", ".join(
+            f"{c} = {_cut(v, max_chars)}" for c, v in zip(columns, rows[0], strict=False)
+        )
         return f"One row: {pairs}."
-    shown = "; ".join(", ".join(str(v) for v in r) for r in rows[:show])
+    shown = "; ".join(", ".join(_cut(v, max_chars) for v in r) for r in rows[:show])
     more = "" if len(rows) <= show else f" (and {len(rows) - show} more"
     more += (
         (" — more rows were cut off)" if truncated else ")")

@@ -1,13 +1,18 @@
 """PostgreSQL through psycopg 3: every statement in its own read-only transaction (rolled back)
 with ``statement_timeout``, on a session that defaults to read-only; connect as a role that
 can only SELECT (``docs``: ``GRANT SELECT``), which no statement can get past. The password
-comes from ``$PGPASSWORD`` (or a ``.pgpass`` file); a URL's own is accepted and never shown."""
+comes from ``$PGPASSWORD`` (or a ``.pgpass`` file); a URL's own is accepted and never shown.
+
+Limits (base.py): the time is ``statement_timeout``; rows come through a server-side cursor,
+a few at a time, under the row and byte budget, each value checked against the cell limit
+(the server itself has none below 1 GB: a role's ``temp_file_limit`` and ``work_mem``, which
+only a superuser sets, bound its temp files and sorts)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slmgraph.tools.sql.base import DatabaseError
+from slmgraph.tools.sql.base import DatabaseError, LimitError, Limits, take_rows
 from slmgraph.tools.sql.engine import Catalog, EngineDatabase, db_name_of, redact
 
 _TABLES = """
@@ -77,19 +82,28 @@ class PostgresDatabase(EngineDatabase):
         ]
         return Catalog(tables, columns, fks)
 
-    def _run(self, sql: str, max_rows: int, timeout_s: float) -> tuple[list[str], list[Any]]:
+    def _run(
+        self, sql: str, max_rows: int, timeout_s: float, limits: Limits | None = None
+    ) -> tuple[list[str], list[list[Any]], bool, int]:
         import psycopg
 
+        limits = (limits or self.limits).but(max_rows=max_rows, timeout_s=timeout_s)
         conn = self.conn
+        timeout_ms = max(1, int(limits.timeout_s * 1000))
         try:
             with conn.transaction(force_rollback=True):
                 conn.execute("SET TRANSACTION READ ONLY")
-                conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
-                cur = conn.execute(sql.encode())  # guarded SQL as bytes: not a query template
-                rows = cur.fetchmany(max_rows + 1)
-                columns = [d.name for d in cur.description or []]
+                conn.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
+                # A server-side cursor: rows cross the wire a few at a time, not all at once.
+                with conn.cursor(name="slmgraph_query") as cur:
+                    cur.itersize = max(1, min(limits.max_rows + 1, 50))
+                    cur.execute(sql.encode())  # guarded SQL as bytes: not a query template
+                    columns = [d.name for d in cur.description or []]
+                    rows, truncated, size = take_rows(cur, limits, check_cells=True)
         except psycopg.errors.QueryCanceled:
-            raise DatabaseError(f"query exceeded the {timeout_s:g} s timeout") from None
+            raise LimitError(f"query exceeded the {limits.timeout_s:g} s timeout") from None
+        except (psycopg.errors.OutOfMemory, MemoryError):
+            raise LimitError("the query ran out of memory: filter, aggregate or LIMIT it") from None
         except psycopg.errors.InsufficientPrivilege as exc:
             raise DatabaseError(
                 f"refused by the database's privileges: {_first_line(exc)}"
@@ -98,7 +112,7 @@ class PostgresDatabase(EngineDatabase):
             if conn.closed:
                 self._conn = None  # a dropped connection is opened again next time
             raise DatabaseError(_first_line(exc)) from None
-        return columns, rows
+        return columns, rows, truncated, size
 
 
 def _first_line(exc: BaseException) -> str:
