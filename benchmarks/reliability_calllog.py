@@ -45,6 +45,7 @@ from slmgraph.models.scripted import ScriptedBackend
 from slmgraph.runner import run
 from slmgraph.telemetry.calllog import MAX_BATCH, MAX_QUEUED, CallLog, CallRecord, Durability
 from slmgraph.telemetry.durability import (
+    ONE_CALL_SPEC,
     UNWRITABLE,
     fill,
     kill_trial,
@@ -59,13 +60,6 @@ sys.path.insert(0, str(CHILD))
 from child import log_calls  # noqa: E402
 
 MODES: tuple[Durability, ...] = ("call", "fsync", "batch")
-SPEC: dict[str, Any] = {
-    "name": "one_call",
-    "state": {"q": "str", "a": "str"},
-    "tiers": {"slm": {"backend": "scripted", "settings": {"default": "fine"}}},
-    "nodes": {"answer": {"agent": "prompt", "params": {"user": "{q}", "output": "a"}}},
-    "edges": [{"from": "START", "to": "answer"}, {"from": "answer", "to": "END"}],
-}
 
 
 def kill_figures(trials: int, seed: int = 20) -> dict[str, Any]:
@@ -119,7 +113,7 @@ def overhead_figures(repeats: int = 7) -> dict[str, Any]:
         cost = record_cost(Path(tmp), MODES, calls=300, repeats=repeats)
         base = cost["batch"]
         per_run: dict[str, list[float]] = {m: [] for m in (*MODES, "off")}
-        spec = load_spec(SPEC)
+        spec = load_spec(ONE_CALL_SPEC)
         builts: dict[str, BuiltGraph] = {
             m: build(spec, call_log=CallLog(Path(tmp) / f"{m}.sqlite", durability=m)) for m in MODES
         }
@@ -181,7 +175,8 @@ def unwritable_figures() -> dict[str, Any]:
                     )
                 calls: list[str] = []
                 backend = ScriptedBackend(responder=partial(_count, calls))
-                built = build(load_spec(SPEC), backends={"slm": backend}, call_log=CallLog(path))
+                spec = load_spec(ONE_CALL_SPEC)
+                built = build(spec, backends={"slm": backend}, call_log=CallLog(path))
                 with contextlib.suppress(Exception):  # the defined failure: raised before a call
                     run(built, {"q": "hi"})
                 lines = [line for line in err.getvalue().splitlines() if line.strip()]
@@ -209,7 +204,7 @@ def _full_midrun(mode: Durability) -> dict[str, Any]:
             return {"skipped": "needs root (tmpfs)"}
         folder = Path(tmp) / "small"
         log = CallLog(folder / "calls.sqlite", durability=mode)
-        built = build(load_spec(SPEC), call_log=log)
+        built = build(load_spec(ONE_CALL_SPEC), call_log=log)
         run(built, {"q": "before"})
         log.flush()
         fill(folder)

@@ -27,20 +27,19 @@ from slmgraph.loader import load_spec
 from slmgraph.models.scripted import ScriptedBackend
 from slmgraph.runner import run
 from slmgraph.telemetry.calllog import MAX_BATCH, MAX_QUEUED, CallLog, CallLogError, CallRecord
-from slmgraph.telemetry.durability import UNWRITABLE, fill, kill_trial, tmpfs, unwritable
+from slmgraph.telemetry.durability import (
+    ONE_CALL_SPEC,
+    UNWRITABLE,
+    fill,
+    kill_trial,
+    tmpfs,
+    unwritable,
+)
 
 CHILD = Path(__file__).parent / "fixtures" / "reliability" / "calllog"
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(CHILD))
 from child import log_calls  # noqa: E402
-
-SPEC: dict[str, Any] = {
-    "name": "one_call",
-    "state": {"q": "str", "a": "str"},
-    "tiers": {"slm": {"backend": "scripted", "settings": {"default": "fine"}}},
-    "nodes": {"answer": {"agent": "prompt", "params": {"user": "{q}", "output": "a"}}},
-    "edges": [{"from": "START", "to": "answer"}, {"from": "answer", "to": "END"}],
-}
 
 
 def _rec(i: int, words: int = 50) -> CallRecord:
@@ -112,7 +111,7 @@ def test_an_unwritable_log_fails_before_the_first_model_call(
             pytest.skip(f"{case!r} cannot be made on this machine (needs root for a tmpfs)")
         before = path.read_bytes() if path.is_file() else None
         log = CallLog(path, durability=mode)  # type: ignore[arg-type]
-        built = build(load_spec(SPEC), backends={"slm": backend}, call_log=log)
+        built = build(load_spec(ONE_CALL_SPEC), backends={"slm": backend}, call_log=log)
         with pytest.raises(CallLogError) as err:
             run(built, {"q": "hi"})
         message = str(err.value)
@@ -149,7 +148,7 @@ def _cap(log: CallLog) -> None:
 
 def test_a_disk_that_fills_mid_run_ends_the_run_in_its_error_state(tmp_path: Path) -> None:
     log = CallLog(tmp_path / "calls.sqlite")
-    built = build(load_spec(SPEC), call_log=log)
+    built = build(load_spec(ONE_CALL_SPEC), call_log=log)
     assert run(built, {"q": "first"}).status == "ok"
     _cap(log)
     results = [run(built, {"q": "x" * 20_000}) for _ in range(3)]
@@ -184,7 +183,7 @@ def test_a_real_full_disk_mid_run(mode: str, tmp_path: Path) -> None:
         if not mounted:
             pytest.skip("mounting a tmpfs needs root")
         log = CallLog(folder / "calls.sqlite", durability=mode)  # type: ignore[arg-type]
-        built = build(load_spec(SPEC), call_log=log)
+        built = build(load_spec(ONE_CALL_SPEC), call_log=log)
         assert run(built, {"q": "before"}).status == "ok"
         log.flush()
         fill(folder)
@@ -248,6 +247,6 @@ def test_kill_9_loses_no_acknowledged_call_on_postgres(pg_url: str) -> None:
 
 def test_a_read_only_postgres_database_fails_at_open(pg_url: str) -> None:
     url = _database(pg_url, "readonly", "default_transaction_read_only = on")
-    built = build(load_spec(SPEC), call_log=CallLog(url))
+    built = build(load_spec(ONE_CALL_SPEC), call_log=CallLog(url))
     with pytest.raises(CallLogError, match=r"cannot create the call-log tables .*read-only"):
         run(built, {"q": "hi"})

@@ -27,11 +27,21 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from slmgraph.telemetry.calllog import CallLog, CallRecord, Durability
 
 #: Every way :func:`unwritable` can break a log.
 UNWRITABLE = ("read-only folder", "full disk", "path under a file", "not SQLite", "a folder")
+
+#: One prompt node on a scripted tier: the graph the durability trials and the benchmark log.
+ONE_CALL_SPEC: dict[str, Any] = {
+    "name": "one_call",
+    "state": {"q": "str", "a": "str"},
+    "tiers": {"slm": {"backend": "scripted", "settings": {"default": "fine"}}},
+    "nodes": {"answer": {"agent": "prompt", "params": {"user": "{q}", "output": "a"}}},
+    "edges": [{"from": "START", "to": "answer"}, {"from": "answer", "to": "END"}],
+}
 
 
 @dataclass(frozen=True)
