@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -25,6 +26,8 @@ from slmgraph.telemetry.report import run_summary
 
 logger = logging.getLogger(__name__)
 
+Resumed = Literal["continued", "finished", "paused"]
+
 
 @dataclass
 class RunResult:
@@ -36,6 +39,15 @@ class RunResult:
     status: Literal["ok", "error", "interrupted"]
     wall_s: float
     next_nodes: list[str] = field(default_factory=list)
+    #: On a durable thread that had a run: ``"continued"`` (an unfinished run picked up from
+    #: its last step), ``"finished"`` (it had finished: its stored result, no model call) or
+    #: ``"paused"`` (still paused before an ``interrupt_before`` node); else None.
+    resumed: Resumed | None = None
+
+    @property
+    def replayed_calls(self) -> int:
+        """Calls of a resumed run answered from the call log (made before the interruption)."""
+        return sum(1 for t in self.trace if t.get("replayed"))
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -57,6 +69,11 @@ class RunResult:
             "output": self.output,
             "error": self.error,
             "next": self.next_nodes,
+            **(
+                {"resumed": self.resumed, "replayed_calls": self.replayed_calls}
+                if self.resumed
+                else {}
+            ),
             "trace": self.trace,
             "totals": self.totals,
         }
@@ -87,6 +104,7 @@ def run(
     resume: Any = None,
     session_id: str | None = None,
     resources: dict[str, Any] | None = None,
+    checkpointer: Any = None,
 ) -> RunResult:
     """Run a graph on ``inputs`` and return its output, trace and status.
 
@@ -96,6 +114,11 @@ def run(
     resources the caller holds (by registered name, e.g. an open database); others are opened
     on first use and closed when the run returns. A call log that cannot be written raises
     :class:`~slmgraph.telemetry.calllog.CallLogError` before the first model call.
+
+    ``checkpointer`` (a :class:`~slmgraph.telemetry.checkpoints.Checkpoints` or any LangGraph
+    saver) with ``thread_id`` makes the run durable: its state is saved after every step, and
+    a later ``run`` on the same thread picks an interrupted run up where it stopped (see
+    :func:`_durable`).
     """
     built = (
         spec
@@ -107,6 +130,11 @@ def run(
         )
     )
     check_input(built.spec, inputs)
+    if checkpointer is not None:
+        if not thread_id:
+            raise RunError("a durable run (a checkpointer) needs a thread_id to resume by")
+        saver = getattr(checkpointer, "saver", checkpointer)
+        built = dataclasses.replace(built, graph=built.graph.copy(update={"checkpointer": saver}))
     if built.call_log is not None:
         built.call_log.open()  # an unwritable log fails here (CallLogError), before any call
     run_id = uuid.uuid4().hex
@@ -118,12 +146,21 @@ def run(
         },
         "recursion_limit": built.spec.limits.max_steps,
     }
+    resumed: Resumed | None = None
+    if checkpointer is not None:
+        resumed, stored = _durable(built, config, inputs, resume)
+        run_id = str(config["configurable"]["slmgraph_run_id"])
     ctx = RunContext(
         run_id=run_id, session_id=session_id or thread_id, resources=dict(resources or {})
     )
     started = time.perf_counter()
     try:
-        final = _invoke(built, inputs, config, resume, ctx)
+        if resumed in ("finished", "paused"):
+            final = stored
+        elif resumed == "continued":
+            final = built.graph.invoke(None, config, context=ctx, durability="sync")
+        else:
+            final = _invoke(built, inputs, config, resume, ctx)
     except Exception as exc:  # RunError, GraphRecursionError or anything: a defined end
         final = _failed(built, config, exc)
     finally:
@@ -140,8 +177,65 @@ def run(
     keys = built.spec.output or [k for k in built.spec.state_fields() if k in state]
     output = {k: state.get(k) for k in keys}
     return RunResult(
-        run_id, state, output, list(state.get("trace") or []), error, status, wall, next_nodes
+        run_id,
+        state,
+        output,
+        list(state.get("trace") or []),
+        error,
+        status,
+        wall,
+        next_nodes,
+        resumed,
     )
+
+
+def _durable(
+    built: BuiltGraph, config: RunnableConfig, inputs: dict[str, Any], resume: Any
+) -> tuple[Resumed | None, dict[str, Any]]:
+    """Look the thread up in the checkpoints; set up ``config`` for a durable run.
+
+    - no checkpoint: a new run (every step saved before the next starts);
+    - an unfinished run (killed, or stopped by an error of the machine): ``"continued"`` from
+      its last saved step, under its own run id; the task that was cut off runs again, and its
+      model calls that the call log holds are replayed from it, not made again;
+    - a finished run: ``"finished"``, its stored state (no model call).
+
+    The inputs must be those the thread started with (a new question needs a new thread); a
+    thread paused before an ``interrupt_before`` node stays paused until it is resumed with
+    ``resume`` (a resumed graph without that interrupt is refused, not run past it).
+    """
+    conf = config["configurable"]
+    conf["slmgraph_durable"] = True
+    conf["slmgraph_interrupts"] = ",".join(
+        n for n, node in built.spec.nodes.items() if node.interrupt_before
+    )
+    snapshot = built.graph.get_state(config)
+    if not snapshot.values and not snapshot.next:
+        return None, {}
+    thread = conf["thread_id"]
+    values = dict(snapshot.values)
+    meta = dict(snapshot.metadata or {})
+    if meta.get("slmgraph_run_id"):
+        conf["slmgraph_run_id"] = meta["slmgraph_run_id"]
+    if resume is None:
+        changed = sorted(k for k, v in inputs.items() if k in values and values[k] != v)
+        if changed:
+            raise RunError(
+                f"thread {thread!r} was started with another {', '.join(changed)}; "
+                "give a new thread for a new input (or the same input to pick it up)"
+            )
+    conf["slmgraph_replay"] = built.call_log
+    if not snapshot.next:
+        return "finished", values
+    paused = set(str(meta.get("slmgraph_interrupts") or "").split(",")) & set(snapshot.next)
+    if paused and resume is None:
+        if not conf["slmgraph_interrupts"]:
+            raise RunError(
+                f"thread {thread!r} is paused for approval before {', '.join(sorted(paused))}; "
+                "resume it with approval (slmgraph ask --approve), not without"
+            )
+        return "paused", values  # the caller asks, then resumes
+    return ("continued", values) if resume is None else (None, values)
 
 
 def _failed(built: BuiltGraph, config: RunnableConfig, exc: BaseException) -> dict[str, Any]:
@@ -168,11 +262,14 @@ def _failed(built: BuiltGraph, config: RunnableConfig, exc: BaseException) -> di
 def _invoke(
     built: BuiltGraph, inputs: dict[str, Any], config: RunnableConfig, resume: Any, ctx: RunContext
 ) -> Any:
+    durability: Literal["sync"] | None = (
+        "sync" if config["configurable"].get("slmgraph_durable") else None
+    )
     if resume is None:
-        return built.graph.invoke(dict(inputs), config, context=ctx)
+        return built.graph.invoke(dict(inputs), config, context=ctx, durability=durability)
     if resume is True:
         # Continue after an interrupt_before pause, applying `inputs` as state edits first.
         if inputs:
             built.graph.update_state(config, inputs)
-        return built.graph.invoke(None, config, context=ctx)
-    return built.graph.invoke(Command(resume=resume), config, context=ctx)
+        return built.graph.invoke(None, config, context=ctx, durability=durability)
+    return built.graph.invoke(Command(resume=resume), config, context=ctx, durability=durability)

@@ -9,7 +9,9 @@ and call-log row, and reports count small-model calls by it, never by the tier's
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -21,10 +23,16 @@ from typing import Any
 
 from slmgraph.constraints.base import Constraint, check_output
 from slmgraph.errors import AllTiersFailed, ModelError
-from slmgraph.models.base import Backend, Completion, Message, create_backend
+from slmgraph.models.base import Backend, Completion, Message, Usage, create_backend
 from slmgraph.spec import GraphSpec, TierSpec
 from slmgraph.telemetry.calllog import CallLog, CallRecord
-from slmgraph.telemetry.context import current_graph, current_node, current_run, current_session
+from slmgraph.telemetry.context import (
+    current_graph,
+    current_node,
+    current_run,
+    current_session,
+    current_step,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -126,11 +134,21 @@ class TierClient:
                 **({"shadow_of": shadow_of} if shadow_of else {}),
             },
         )
+        step = current_step.get()
+        if step is not None:  # a run on a durable thread: the call gets its place, for replay
+            rec.replay_key = step.key(f"shadow:{self.name}" if shadow_of else self.name)
+            if step.replay is not None:
+                logged = step.replay.replayable(rec.replay_key)
+                if logged is not None and json.loads(logged["messages"]) == rec.messages:
+                    step.replayed += 1
+                    return self._replay(logged, rec, constraint, allow_empty)
         started = time.perf_counter()
         try:
             completion = self.backend.complete(
                 messages, constraint, logprobs=logprobs, timeout_s=self.spec.timeout_s, **kwargs
             )
+            if rec.replay_key is not None:
+                rec.logprobs = completion.logprobs
             rec.output = completion.text
             rec.tokens_in = completion.usage.input_tokens
             rec.tokens_out = completion.usage.output_tokens
@@ -167,8 +185,47 @@ class TierClient:
         self._finish(rec)
         return Result(completion, value, self.name)
 
-    def _finish(self, rec: CallRecord) -> None:
-        if self.log is not None:
+    def _replay(
+        self,
+        logged: dict[str, Any],
+        rec: CallRecord,
+        constraint: Constraint | None,
+        allow_empty: bool,
+    ) -> Result:
+        """A call the killed run had made and logged, answered again from the log: the same
+        text, log-probabilities, tokens and outcome, no backend call and no new row."""
+        for name in ("call_id", "output", "tokens_in", "tokens_out", "latency_s", "cost_usd"):
+            setattr(rec, name, logged.get(name))
+        for name in ("status", "error_kind", "error", "mean_logprob"):
+            setattr(rec, name, logged.get(name))
+        self._finish(rec, replayed=True)
+        if rec.status != "ok":
+            message = re.sub(r"^\[[^\]]*\] ", "", rec.error or "a replayed call failed")
+            raise ModelError(
+                message,
+                kind=rec.error_kind or "server",  # type: ignore[arg-type]
+                backend=rec.backend,
+                model=rec.model,
+                output=rec.output,
+            )
+        lps = json.loads(logged["logprobs"]) if logged.get("logprobs") else None
+        text = rec.output or ""
+        completion = Completion(
+            text,
+            Usage(rec.tokens_in or 0, rec.tokens_out or 0),
+            rec.latency_s or 0.0,
+            rec.model or "",
+            rec.backend or "",
+            logprobs=lps,
+            finish_reason="replayed",
+        )
+        value = check_output(text, constraint)
+        if constraint is None and not allow_empty and not text.strip():
+            raise ModelError("the model returned an empty completion", kind="invalid_output")
+        return Result(completion, value, self.name)
+
+    def _finish(self, rec: CallRecord, *, replayed: bool = False) -> None:
+        if self.log is not None and not replayed:
             self.log.record(rec)
         sink = trace_sink.get()
         if sink is not None:
@@ -187,6 +244,7 @@ class TierClient:
                     "error": rec.error,
                     "call_id": rec.call_id,
                     "mean_logprob": rec.mean_logprob,
+                    **({"replayed": True} if replayed else {}),
                 }
             )
 

@@ -15,6 +15,7 @@ import pytest
 
 from slmgraph import load_spec, run
 from slmgraph.graphs.builder import build
+from slmgraph.telemetry.calllog import CallLog
 from slmgraph.tools.sql.demo import build_demo_db
 
 
@@ -403,3 +404,38 @@ def test_vote_stops_drawing_once_the_winner_cannot_change(shop: str) -> None:
     assert len(r.state["sql_samples"]) == 4  # greedy + 4 drawn = 5 candidates, 1 is the pick
     calls = [t for t in r.trace if t["node"] == "write_sql" and t["model"]]
     assert len(calls) == 5  # one call per candidate: the sixth was not drawn
+
+
+def test_ask_on_a_durable_thread_keeps_a_refused_approval_paused(shop: str, tmp_path: Path) -> None:
+    """`ask --thread T --approve` answered "n" leaves the thread paused before the SQL runs; the
+    same question without --approve is refused (nothing runs unapproved); with --approve and
+    "y" it runs; once more, the stored answer comes back without a model call."""
+    import yaml
+
+    f = tmp_path / "tiers.yaml"
+    f.write_text(
+        yaml.safe_dump(tiers([{"node": "write_sql", "output": "SELECT count(*) FROM customers"}]))
+    )
+    log = tmp_path / "calls.sqlite"
+
+    def ask(*extra: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "slmgraph", "ask", "How many customers?", "--db", shop,
+             "--json", "--thread", "T", *extra],
+            input=stdin, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "SLMGRAPH_TIERS": str(f), "SLMGRAPH_CALL_LOG": str(log),
+                 "SLMGRAPH_CHECKPOINTS": str(tmp_path / "cp.sqlite")},
+        )  # fmt: skip
+
+    refused = ask("--approve", stdin="n\n")
+    assert refused.returncode == 1 and "Not run." in refused.stderr
+    unapproved = ask()
+    assert unapproved.returncode == 1 and "paused for approval" in unapproved.stderr
+    assert len(unapproved.stderr.strip().splitlines()) == 1
+    approved = ask("--approve", stdin="y\n")
+    assert approved.returncode == 0, approved.stderr
+    assert json.loads(approved.stdout)["rows"] == [[40]]
+    again = ask()
+    assert again.returncode == 0 and "had finished" in again.stderr
+    assert json.loads(again.stdout)["rows"] == [[40]]
+    assert len(CallLog(log).rows()) == 1  # write_sql, once

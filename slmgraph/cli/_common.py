@@ -15,6 +15,7 @@ from typing import Any
 
 from slmgraph.errors import SlmgraphError
 from slmgraph.telemetry.calllog import CallLog, default_log_path, is_url
+from slmgraph.telemetry.checkpoints import Checkpoints, default_checkpoints
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -153,6 +154,45 @@ def window_seconds(text: str) -> float:
         raise SlmgraphError(f"--window {text!r}: use a number with s, m, h, d or w (e.g. 6h)")
     unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
     return float(m.group(1)) * unit
+
+
+def add_thread_args(parser: argparse.ArgumentParser) -> None:
+    """``--thread`` and ``--checkpoints``: a durable run that a later command resumes."""
+    parser.add_argument(
+        "--thread",
+        metavar="T",
+        help="a durable run named T: its state is saved after every step, and the same command "
+        "with the same T picks it up where it stopped (after a kill or a crash) or, if it had "
+        "finished, prints its result again without calling a model",
+    )
+    parser.add_argument(
+        "--checkpoints",
+        metavar="PATH|URL",
+        help="where --thread keeps its steps: a SQLite file or a postgresql:// URL (default: "
+        "$SLMGRAPH_CHECKPOINTS, else checkpoints.sqlite beside the call log, or the database of "
+        "a PostgreSQL call log)",
+    )
+
+
+def open_checkpoints(args: argparse.Namespace, call_log: CallLog | None) -> Checkpoints | None:
+    """The checkpoint store for ``--thread``, or None without it."""
+    if getattr(args, "checkpoints", None) and not args.thread:
+        raise UsageError("--checkpoints is for durable runs: give --thread T with it")
+    if not getattr(args, "thread", None):
+        return None
+    return Checkpoints(args.checkpoints or default_checkpoints(call_log))
+
+
+def resumed_note(result: Any, thread: str) -> None:
+    """One line on stderr when a --thread run picked up or repeated an earlier one."""
+    if result.resumed == "continued":
+        print(
+            f"slmgraph: thread {thread!r}: picked up where it stopped "
+            f"({result.replayed_calls} model call(s) replayed from the call log)",
+            file=sys.stderr,
+        )
+    elif result.resumed == "finished":
+        print(f"slmgraph: thread {thread!r} had finished: its stored result", file=sys.stderr)
 
 
 def print_result(result: Any) -> None:

@@ -9,7 +9,14 @@ import sys
 from typing import Any
 
 from slmgraph import plugins, registry
-from slmgraph.cli._common import Commands, print_result, read_input
+from slmgraph.cli._common import (
+    Commands,
+    add_thread_args,
+    open_checkpoints,
+    print_result,
+    read_input,
+    resumed_note,
+)
 from slmgraph.errors import SpecError
 from slmgraph.graphs.builder import build, build_graph
 from slmgraph.loader import load_spec
@@ -32,6 +39,7 @@ def register(commands: Commands) -> None:
     r.add_argument("--no-log", action="store_true", help="do not log model calls")
     r.add_argument("--session", help="session id: groups the runs of one conversation in the log")
     r.add_argument("--app", help="application name in the call log (default: the spec's name)")
+    add_thread_args(r)
 
     g = commands.add("graph", cmd_graph, help="print the graph as a mermaid diagram")
     g.add_argument("spec")
@@ -53,7 +61,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         False if args.no_log else (CallLog(args.call_log) if args.call_log else None)
     )
     built = build(spec, call_log=log, app=args.app)  # type: ignore[arg-type]
-    result = run(built, inputs, session_id=args.session)
+    checkpoints = open_checkpoints(args, built.call_log)
+    try:
+        result = run(
+            built, inputs, session_id=args.session, thread_id=args.thread, checkpointer=checkpoints
+        )
+    finally:
+        if checkpoints is not None:
+            checkpoints.close()
+    if args.thread:
+        resumed_note(result, args.thread)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, default=str, indent=2))
     else:

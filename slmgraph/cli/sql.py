@@ -11,7 +11,16 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from slmgraph.cli._common import Clipper, Commands, UsageError, read_text, stdin_is_empty
+from slmgraph.cli._common import (
+    Clipper,
+    Commands,
+    UsageError,
+    add_thread_args,
+    open_checkpoints,
+    read_text,
+    resumed_note,
+    stdin_is_empty,
+)
 from slmgraph.cli.sql_db import open_sqlite
 from slmgraph.eval.sql import evaluate, load_split, stratified_sample
 from slmgraph.eval.sql.systems import SYSTEMS, make_system
@@ -71,6 +80,8 @@ def register(commands: Commands) -> None:
         help=f"cut a printed value (cell, SQL, answer) at CHARS characters (default: "
         f"{DEFAULT_MAX_CELL}; 0: print values whole, up to the execution limits)",
     )
+
+    add_thread_args(a)
 
     d = commands.add("demo-db", cmd_demo_db, help="build the demo database (a small shop)")
     d.add_argument("path", nargs="?", help="where to write it (default: XDG data dir)")
@@ -145,16 +156,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
             node.interrupt_before = node.interrupt_before or args.approve
     built = build(spec, call_log=False if args.no_log else None)
     inputs = {"question": question, "db": db}
-    thread = "ask"
+    thread = args.thread or "ask"
+    checkpoints = None
     try:
-        result: RunResult | None = run(built, inputs, thread_id=thread, resources=resources)
+        checkpoints = open_checkpoints(args, built.call_log)
+        result: RunResult | None = run(
+            built, inputs, thread_id=thread, resources=resources, checkpointer=checkpoints
+        )
+        if args.thread and result is not None:
+            resumed_note(result, thread)
         while result is not None and result.status == "interrupted":
-            result = _approve(built, result, thread, resources)
+            result = _approve(built, result, thread, resources, checkpoints)
         if result is None:
             return 1
     finally:
         for held in resources.values():
             held.close()
+        if checkpoints is not None:
+            checkpoints.close()
     out = ask_result(result)
     if not args.json:  # the text shows no rows: only what it prints is bounded and counted
         out = {**out, "rows": [], "columns": []}
@@ -181,7 +200,7 @@ def _print_text(out: dict[str, Any]) -> None:
 
 
 def _approve(
-    built: Any, result: RunResult, thread: str, resources: dict[str, Any]
+    built: Any, result: RunResult, thread: str, resources: dict[str, Any], checkpoints: Any
 ) -> RunResult | None:
     """Show the SQL a run paused before; run it, refuse it (None) or run an edited one. All of
     it goes to stderr, so that ``--json`` output stays one JSON object. An answer piped in is
@@ -204,7 +223,9 @@ def _approve(
         print("Not run.", file=sys.stderr)
         return None
     edits = {} if reply.lower() in ("", "y", "yes") else {"sql": reply}
-    return run(built, edits, thread_id=thread, resume=True, resources=resources)
+    return run(
+        built, edits, thread_id=thread, resume=True, resources=resources, checkpointer=checkpoints
+    )
 
 
 def ask_result(result: RunResult) -> dict[str, Any]:

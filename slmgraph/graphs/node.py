@@ -21,7 +21,14 @@ from slmgraph.errors import SlmgraphError, SpecError
 from slmgraph.plugins import lookup
 from slmgraph.registry import NodeEnv
 from slmgraph.spec import GraphSpec
-from slmgraph.telemetry.context import current_graph, current_node, current_run, current_session
+from slmgraph.telemetry.context import (
+    StepCalls,
+    current_graph,
+    current_node,
+    current_run,
+    current_session,
+    current_step,
+)
 from slmgraph.tiers import TierRegistry, resolve_tier, trace_sink
 
 logger = logging.getLogger("slmgraph")
@@ -82,6 +89,7 @@ def node_runner(
             current_node.set(name),
             current_graph.set(spec.name),
             trace_sink.set(sink),
+            current_step.set(_step_calls(config, name)),
         ]
         try:
             if wants_context:
@@ -98,7 +106,14 @@ def node_runner(
             update = {"error": f"{name}: {type(exc).__name__}: {exc}", "failed_node": name}
         finally:
             for var, tok in zip(
-                (current_run, current_session, current_node, current_graph, trace_sink),
+                (
+                    current_run,
+                    current_session,
+                    current_node,
+                    current_graph,
+                    trace_sink,
+                    current_step,
+                ),
                 tokens,
                 strict=True,
             ):
@@ -121,6 +136,20 @@ def node_runner(
 
     run.__name__ = name
     return run
+
+
+def _step_calls(config: RunnableConfig, name: str) -> StepCalls | None:
+    """The replay keys of this task's model calls, in a run on a durable thread (the runner
+    sets ``slmgraph_durable``): the thread and LangGraph's task path, which a resumed run
+    gives the task again; ``slmgraph_replay`` is the call log to replay from."""
+    conf = config.get("configurable") or {}
+    if not conf.get("slmgraph_durable"):
+        return None
+    meta = config.get("metadata") or {}
+    task = conf.get("checkpoint_ns") or meta.get("langgraph_checkpoint_ns")
+    if not task:
+        task = f"{meta.get('langgraph_step')}:{name}"
+    return StepCalls(f"{conf.get('thread_id')}|{task}", conf.get("slmgraph_replay"))
 
 
 def spent_budget(spec: GraphSpec, trace: list[dict[str, Any]]) -> dict[str, Any] | None:

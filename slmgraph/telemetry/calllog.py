@@ -118,6 +118,11 @@ class CallRecord:
     cost_usd: float | None = None
     error_kind: str | None = None
     error: str | None = None
+    #: This call's place in a run on a durable thread (thread, step's task, tier, ordinal):
+    #: a resumed run finds it here and replays the logged answer instead of calling again.
+    replay_key: str | None = None
+    #: Token log-probabilities, kept for replay (durable runs only; JSON in the log).
+    logprobs: list[float] | None = None
 
     def __post_init__(self) -> None:
         if not self.call_group:
@@ -212,6 +217,7 @@ class CallLog:
         row["constraint_kind"] = next(iter(rec.constraint), None) if rec.constraint else None
         row["constraint_json"] = json.dumps(rec.constraint) if rec.constraint else None
         row["params"] = json.dumps(rec.params) if rec.params else None
+        row["logprobs"] = json.dumps(rec.logprobs) if rec.logprobs is not None else None
         del row["constraint"]
         return encrypt_row(self._cipher, row)
 
@@ -332,6 +338,18 @@ class CallLog:
                 self._sql(f"SELECT * FROM calls WHERE {where} ORDER BY id"), tuple(params)
             )
             return [decrypt_row(self._cipher, dict(r)) for r in cur.fetchall()]
+
+    def replayable(self, key: str) -> dict[str, Any] | None:
+        """The last call logged under ``key`` (see :attr:`CallRecord.replay_key`), decrypted,
+        or None."""
+        self.flush()
+        with self._lock:
+            cur = self._execute(
+                self._sql("SELECT * FROM calls WHERE replay_key = ? ORDER BY id DESC LIMIT 1"),
+                (key,),
+            )
+            row = cur.fetchone()
+        return decrypt_row(self._cipher, dict(row)) if row is not None else None
 
     def for_run(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows("run_id = ?", (run_id,))

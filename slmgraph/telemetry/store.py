@@ -17,8 +17,10 @@ from typing import Any
 
 from slmgraph.errors import SlmgraphError
 
-#: 2: ``tier_size`` (the tier's size class); logs of version 1 gain the column when opened.
-SCHEMA_VERSION = 2
+#: 2: ``tier_size`` (the tier's size class); 3: ``replay_key`` and ``logprobs`` (a call's place
+#: in a run on a durable thread and its token log-probabilities, so that a resumed run replays
+#: it exactly instead of calling again). Older logs gain the columns when opened.
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,7 +54,9 @@ CREATE TABLE IF NOT EXISTS calls (
     error_kind    TEXT,
     error         TEXT,
     feedback      REAL,
-    feedback_note TEXT
+    feedback_note TEXT,
+    replay_key    TEXT,
+    logprobs      TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_run ON calls (run_id, ts);
 CREATE INDEX IF NOT EXISTS calls_node_ts ON calls (node, ts);
@@ -66,7 +70,14 @@ PG_SCHEMA = SCHEMA.replace(
     "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 ).replace(" REAL", " DOUBLE PRECISION")
 
-_MIGRATE_PG = "ALTER TABLE calls ADD COLUMN IF NOT EXISTS tier_size TEXT"
+_MIGRATE_PG = (
+    "ALTER TABLE calls ADD COLUMN IF NOT EXISTS tier_size TEXT;"
+    "ALTER TABLE calls ADD COLUMN IF NOT EXISTS replay_key TEXT;"
+    "ALTER TABLE calls ADD COLUMN IF NOT EXISTS logprobs TEXT;"
+    "CREATE INDEX IF NOT EXISTS calls_replay ON calls (replay_key)"
+)
+#: Columns added since version 1, for SQLite (which has no ADD COLUMN IF NOT EXISTS).
+_ADDED = ("tier_size", "replay_key", "logprobs")
 
 #: How to point a run at another log; every open and write error ends with it.
 FIX = (
@@ -105,8 +116,10 @@ def connect_sqlite(path: Path, *, fsync: bool) -> sqlite3.Connection:
         conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         conn.executescript(SCHEMA)
         columns = {r[1] for r in conn.execute("PRAGMA table_info(calls)").fetchall()}
-        if "tier_size" not in columns:  # a version-1 log
-            conn.execute("ALTER TABLE calls ADD COLUMN tier_size TEXT")
+        for column in _ADDED:  # an older log
+            if column not in columns:
+                conn.execute(f"ALTER TABLE calls ADD COLUMN {column} TEXT")
+        conn.execute("CREATE INDEX IF NOT EXISTS calls_replay ON calls (replay_key)")
         # Always a write, even on an existing log: a log that takes no writes fails here.
         conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
