@@ -82,6 +82,8 @@ def policy(messages: Sequence[Message], constraint: Constraint | None) -> str:
     if node == "self_reflection":
         return json.dumps({"success": "refused" not in prompt, "reason": "judged by the page"})
     if node == "task_inference":  # a plan longer than any task here: written once
+        if constraint is not None and constraint.regex:  # a plan of actions: every step
+            return "\n".join(dict.fromkeys(_plan(prompt, i) for i in range(3)))
         return json.dumps({"plan": ["follow the instruction", "go on", "go on", "finish"]})
     if node == "skill_curation":
         assert constraint is not None and constraint.choices
@@ -100,21 +102,29 @@ def _backends(responder: Any = policy) -> dict[str, ScriptedBackend]:
             "llm": ScriptedBackend(responder=responder, model="scripted-llm")}  # fmt: skip
 
 
-def _spec(tmp_path: Path, **observe: Any) -> Any:
+def _spec(tmp_path: Path, plan_as: str = "words", **observe: Any) -> Any:
+    """The operator graph with its screenshots under ``tmp_path``; the plan in words by
+    default (so that action planning grounds each step on ``slm``), or as actions."""
     data = load_spec("operator").model_dump(by_alias=True, exclude_none=True, exclude={"source"})
     data["nodes"]["observe"]["params"] = {"screenshots": str(tmp_path / "screens"), **observe}
+    data["nodes"]["task_inference"]["params"]["plan_as"] = plan_as
     return load_spec(data)
 
 
+@pytest.mark.parametrize("plan_as", ["words", "actions"])
 @pytest.mark.parametrize("task", ["click-test", "enter-text", "login-user", "choose-list"])
-def test_scripted_modules_solve_real_tasks(task: str, env: MiniWoB, tmp_path: Path) -> None:
+def test_scripted_modules_solve_real_tasks(
+    task: str, plan_as: str, env: MiniWoB, tmp_path: Path
+) -> None:
     store = SkillStore()
-    r = run(_spec(tmp_path), {"task": task, "seed": 7}, backends=_backends(), call_log=False,
-            resources={"browser": env, "skills": store})  # fmt: skip
+    r = run(_spec(tmp_path, plan_as), {"task": task, "seed": 7}, backends=_backends(),
+            call_log=False, resources={"browser": env, "skills": store})  # fmt: skip
     assert r.error is None, r.error
     assert r.output["outcome"] == "success" and r.output["reward"] == 1.0
     modules = {(t["node"], t["tier"]) for t in r.trace if t["model"]}
-    assert ("task_inference", "llm") in modules and ("action_planning", "slm") in modules
+    assert ("task_inference", "llm") in modules
+    # A plan of actions is taken as written; a plan in words is grounded on slm.
+    assert (("action_planning", "slm") in modules) == (plan_as == "words")
     inferred = [t for t in r.trace if t["node"] == "task_inference" and t["model"]]
     assert len(inferred) == 1, "no step failed: the plan is written once, not every step"
     shots = [t["screenshot"] for t in r.trace if t["node"] == "observe"]
@@ -137,7 +147,7 @@ def test_a_plan_of_exact_steps_is_followed_with_no_planner_call(
 ) -> None:
     def planner(messages: Sequence[Message], constraint: Constraint | None) -> str:
         node = current_node.get()
-        if node == "task_inference":  # the whole plan, in the plan prompt's own forms
+        if node == "task_inference":  # the whole plan, in the words prompt's own forms
             prompt = messages[-1]["content"]
             steps = list(dict.fromkeys(_plan(prompt, i) for i in range(3)))
             return json.dumps({"plan": [_as_step(a) for a in steps]})
@@ -331,3 +341,23 @@ def test_a_browser_that_dies_is_one_error_and_the_next_episode_starts_one() -> N
         with pytest.raises(RunError, match="the browser failed"):
             own.page()
         assert own.reset("click-test", 1).elements  # a new browser, the episode runs
+
+
+def test_type_fills_the_field_and_reflection_reads_it_off_the_page(env: MiniWoB) -> None:
+    """Typing twice leaves the field holding the text once (it is cleared first), and
+    self-reflection takes that from the page with no model call; a refusal is a failure."""
+    from slmgraph.agents.operator.reflection import page_verdict
+
+    page = env.reset("enter-text", 3)
+    field = next(e for e in page.elements if e.tag == "input_text")
+    assert env.type(field.ref, "tula") is None and env.type(field.ref, "tula") is None
+    now = env.page()
+    assert now.get(field.ref).value == "tula"  # type: ignore[union-attr]
+    state = {"page": now.to_dict()}
+    held = page_verdict(state, {"action": f'type({field.ref}, "tula")', "error": None})
+    assert held is not None and held["success"]
+    other = page_verdict(state, {"action": f'type({field.ref}, "ann")', "error": None})
+    assert other is None  # not what the field holds: the model judges
+    assert page_verdict(state, {"action": f"click({field.ref})", "error": None}) is None
+    refused = page_verdict(state, {"action": "click(99)", "error": "no element [99]"})
+    assert refused is not None and not refused["success"]

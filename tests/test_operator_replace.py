@@ -43,6 +43,7 @@ def test_a_module_is_replaceable_where_the_outcome_stays(tmp_path: Path) -> None
     for module in MODULES:
         data["nodes"][module]["tier"] = "llm"
     data["nodes"]["observe"]["params"] = {"screenshots": None}
+    data["nodes"]["task_inference"]["params"]["plan_as"] = "words"  # grounded by the planner
     spec = load_spec(data)
     log = CallLog(tmp_path / "calls.sqlite")
     item = Episode("click-test", 0)

@@ -22,6 +22,11 @@ class ModuleParams(BaseModel):
     max_tokens: int = Field(120, ge=8, le=2048)
     temperature: float | None = Field(None, ge=0, le=2)
     memory: int = Field(5, ge=0, le=50, description="Last steps of memory shown in the prompt")
+    marks: bool = Field(
+        True,
+        description="Mark with * the elements information gathering found relevant (false: "
+        "the page as it is, so a module never inherits the gatherer's mistakes)",
+    )
 
 
 #: The placeholders :func:`context` fills (besides the state's own keys).
@@ -51,7 +56,7 @@ def context(
     """Every placeholder a module's prompt may use, as text."""
     page = page_of(state)
     gathered = state.get("observation") or {}
-    relevant = set(gathered.get("relevant") or [])
+    relevant = set(gathered.get("relevant") or []) if params.marks else set()
     lines = [("* " if e.ref in relevant else "  ") + e.line() for e in page.elements]
     values = gathered.get("values") or []
     reflection = state.get("reflection") or {}

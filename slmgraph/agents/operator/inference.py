@@ -14,10 +14,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from slmgraph.agents.operator.common import PROMPT_VARS, ModuleParams, ask
+from slmgraph.agents.operator.common import PROMPT_VARS, ModuleParams, ask, page_of
+from slmgraph.agents.operator.planning import named_values
 from slmgraph.constraints.base import Constraint
 from slmgraph.prompts import load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
+from slmgraph.tools.browser.actions import grammar
 
 SCHEMA = {
     "type": "object",
@@ -35,18 +37,42 @@ PLAN_SCHEMA = {
 
 
 class Params(ModuleParams):
-    prompt: str = Field("", description="Default: operator/infer_plan (on_failure), operator/infer")
+    prompt: str = Field(
+        "",
+        description="Default: operator/infer_actions (a plan of actions), operator/infer_plan"
+        " (of steps in words), operator/infer (every_step)",
+    )
     max_tokens: int = 160  # a plan of six steps fits
     replan: Literal["every_step", "on_failure"] = Field(
         "on_failure",
         description="every_step: a call per step; on_failure: a plan, asked again only after a"
         " refused or failed action or when the plan ran out",
     )
+    plan_as: Literal["actions", "words"] = Field(
+        "actions",
+        description="actions: the plan is written as actions under the page's action grammar"
+        " (one per line, refs of this page only), each taken as written; words: steps in words"
+        " under a JSON schema, grounded by action planning",
+    )
 
     @property
     def prompt_name(self) -> str:
-        default = "operator/infer_plan" if self.replan == "on_failure" else "operator/infer"
-        return self.prompt or default
+        if self.prompt:
+            return self.prompt
+        if self.replan == "every_step":
+            return "operator/infer"
+        return "operator/infer_actions" if self.plan_as == "actions" else "operator/infer_plan"
+
+
+#: The most actions one plan holds.
+MAX_PLAN = 6
+
+
+def plan_grammar(state: State) -> Constraint:
+    """One to :data:`MAX_PLAN` actions, one per line, each admitted by the page's action
+    grammar (what type may write: the values the instruction names, as action planning)."""
+    one = grammar(page_of(state), allow_done=False, texts=named_values(state)).regex or ""
+    return Constraint.pattern(f"{one}(\\n{one}){{0,{MAX_PLAN - 1}}}")
 
 
 def needs_plan(state: State) -> bool:
@@ -63,7 +89,15 @@ def needs_plan(state: State) -> bool:
 @register_agent(
     "operator.task_inference",
     Params,
-    reads=lambda p, b: ["page", "memory", "reflection", "observation", "plan", "action_error"],
+    reads=lambda p, b: [
+        "page",
+        "memory",
+        "reflection",
+        "observation",
+        "plan",
+        "action_error",
+        "changes",
+    ],
     writes=lambda p: ["subtask", "plan"],
     prompts=lambda p: {"prompt": p.prompt_name},
     prompt_vars=PROMPT_VARS,
@@ -81,8 +115,12 @@ def task_inference(env: NodeEnv) -> NodeFn:
             plan = dict(state.get("plan") or {})
             pos = int(plan.get("pos", 0)) + 1
             return {"subtask": str(plan["steps"][pos]), "plan": {**plan, "pos": pos}}
-        value = ask(env, params, template, state, Constraint.json(PLAN_SCHEMA)).value
-        steps = [str(s) for s in value["plan"]] or ["done"]
+        if params.plan_as == "actions":
+            text = str(ask(env, params, template, state, plan_grammar(state)).value)
+            steps = [line.strip() for line in text.splitlines() if line.strip()] or ["done()"]
+        else:
+            value = ask(env, params, template, state, Constraint.json(PLAN_SCHEMA)).value
+            steps = [str(s) for s in value["plan"]] or ["done"]
         return {"subtask": steps[0], "plan": {"steps": steps, "pos": 0}}
 
     return run

@@ -59,12 +59,19 @@ _CLICK = re.compile(r"click \[(\d+)\]")
 _TYPE = re.compile(rf"type {_Q} into \[(\d+)\]")
 _SELECT = re.compile(rf"(?:choose|select) {_Q} (?:in|from) \[(\d+)\]")
 _PRESS = re.compile(r"press (Enter|Tab|Escape|Backspace)")
+_ACTION = re.compile(r"(click|type|select|press|done)\(.*\)")
 
 
 def exact(step: str) -> Action | None:
     """The action a plan's step states exactly, in the plan prompt's own forms; None for
     anything else (a step in other words, two actions in one, a step with a remark)."""
     text = step.strip().rstrip(".").strip()
+    if _ACTION.fullmatch(text):  # a plan written as actions
+        try:
+            action = parse(text)
+        except ValueError:
+            return None
+        return action if action.op != "skill" else None
     if m := _CLICK.fullmatch(text):
         return Action("click", int(m[1]))
     if m := _TYPE.fullmatch(text):

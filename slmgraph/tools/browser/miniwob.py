@@ -158,14 +158,20 @@ class MiniWoB:
         return None if result is True else f"the page refused the click on [{ref}]: {result}"
 
     def type(self, ref: int, text: str) -> str | None:
-        """Focus element ``ref`` (a click) and type ``text`` into it key by key."""
+        """Focus element ``ref`` (a click), clear what it holds and type ``text`` into it key
+        by key: afterwards the field holds ``text`` (as a user's "fill in"), where typing on
+        top appended ("tula" twice made "tulatula", and a planner that typed a value again to
+        be sure undid its own step)."""
         from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
 
         error = self.click(ref)
         if error:
             return error
         try:
-            ActionChains(self._browser(), duration=0).send_keys(text).perform()
+            chain = ActionChains(self._browser(), duration=0)
+            chain.key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL)
+            chain.send_keys(Keys.BACKSPACE).send_keys(text).perform()
         except Exception as exc:  # as in _js
             raise self._failed(exc) from None
         self._settle()
