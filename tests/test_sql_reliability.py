@@ -7,15 +7,19 @@ are generous on purpose (shared, noisy machines); what is asserted is that the l
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import ROOT, SHARED_DATA
+from conftest import SHARED_DATA
 from slmgraph.context import RunContext
+from slmgraph.eval.sql.reliability import (
+    hostile_figures,
+    legit_figures,
+    load_corpus,
+    run_attacks,
+    tool_node,
+)
 from slmgraph.tools.sql.base import DEFAULT_LIMITS, LimitError, Limits
 from slmgraph.tools.sql.check import check_sql
 from slmgraph.tools.sql.database import SQLiteDatabase, open_database
@@ -28,22 +32,9 @@ needs_chinook = pytest.mark.skipif(
 )
 
 
-def _bench() -> Any:
-    """benchmarks/reliability_sql.py: the corpus reader and the capped attack runner."""
-    spec = importlib.util.spec_from_file_location(
-        "reliability_sql", ROOT / "benchmarks" / "reliability_sql.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("reliability_sql", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _bench()
-HOSTILE = BENCH.load_corpus("hostile")
-LEGIT = BENCH.load_corpus("legit")
-ATTACKS = BENCH.load_corpus("resource")
+HOSTILE = load_corpus("hostile")
+LEGIT = load_corpus("legit")
+ATTACKS = load_corpus("resource")
 
 
 def test_the_corpora_are_wide() -> None:
@@ -65,7 +56,7 @@ def test_hostile_statements_execute_nothing(tmp_path: Path) -> None:
     """Through the graph's execute node, on a copy of Chinook: every one an error, the file
     unchanged, no file created; and straight at the connection (guard bypassed), the
     read-only connection stops the writes on its own."""
-    figures = BENCH.hostile_figures(CHINOOK)
+    figures = hostile_figures(CHINOOK)
     assert figures["executed"] == 0, figures["passed_guard"]
     assert figures["node_errors"] == figures["statements"]
     assert not figures["database_changed"]
@@ -75,7 +66,7 @@ def test_hostile_statements_execute_nothing(tmp_path: Path) -> None:
 
 @needs_chinook
 def test_no_legitimate_statement_is_refused() -> None:
-    figures = BENCH.legit_figures(CHINOOK)
+    figures = legit_figures(CHINOOK)
     assert figures["refused"] == []
 
 
@@ -136,10 +127,6 @@ def test_statements_are_split_by_the_tokenizer(text: str, first: str) -> None:
     assert extract_sql(text + ";") == first
 
 
-def _node(tool: str, **params: Any) -> Any:
-    return BENCH._tool_node(tool, **params)
-
-
 def test_the_validator_guards_before_it_executes(tmp_path: Path) -> None:
     import sqlite3
     from unittest import mock
@@ -172,7 +159,7 @@ def test_limits_fire_inside_sqlite() -> None:
 
 @needs_chinook
 def test_an_execute_node_param_overrides_the_default_limits() -> None:
-    node = _node("sql.execute", max_cell_bytes=1000)
+    node = tool_node("sql.execute", max_cell_bytes=1000)
     update = node({"sql": "SELECT hex(randomblob(600))", "db": str(CHINOOK)}, RunContext())
     assert update["outcome"] == "error" and "1,000 bytes limit" in update["exec_error"]
     assert DEFAULT_LIMITS.max_cell_bytes > 1000
@@ -182,7 +169,7 @@ def test_an_execute_node_param_overrides_the_default_limits() -> None:
 def test_resource_attacks_end_in_a_defined_state_within_their_limits() -> None:
     """All attacks in one capped subprocess with a 1 s timeout: each ends in an error the
     fixer can read or a cut result, and the answer node answers; time is bounded generously."""
-    results = BENCH.run_attacks([s for _, s in ATTACKS], timeout_s=1.0, wall_cap_s=1200)
+    results = run_attacks([s for _, s in ATTACKS], CHINOOK, timeout_s=1.0, wall_cap_s=1200)
     for (expect, sql), r in zip(ATTACKS, results, strict=True):
         label = f"{sql[:60]!r}: {r}"
         assert r["outcome"] in ("ok", "error", "low_confidence"), label
