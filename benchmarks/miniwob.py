@@ -203,6 +203,11 @@ def main() -> None:
         records_by[name] = [r for r in rows if r["id"] in wanted]
         systems[name] = {**summarize(records_by[name], name), "run": run_dir.name}
     for name, data in systems.items():  # systems answered earlier, on the same sample
+        if name in records_by:
+            data.pop("stale", None)
+        elif name in SYSTEMS:  # its code changed since: kept, and marked as older code
+            current = f"{name}-{make_system(name, args.threads).fingerprint()}"
+            data["stale"] = data.get("run") != current
         if name not in records_by and data.get("run"):
             restore(runs / data["run"], RESULTS, bench)
             path = runs / data["run"] / "predictions.jsonl"
@@ -224,7 +229,10 @@ def main() -> None:
         llm["replaceability"] = replaceability(spec, items, by_id, log, run_dir / "skills.sqlite")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
-    summaries = list(systems.values())
+    # A system measured on older code than the tree's is shown as such (its run id names it).
+    summaries = [{**s, "system": s["system"] + " †"} if s.get("stale") else s
+                 for s in systems.values()]  # fmt: skip
+    stale = [s for s in systems.values() if s.get("stale")]
     md = out.parent / f"{bench}-{report['date']}.md"
     seeds = f"seeds {args.first_seed}..{args.first_seed + args.episodes - 1}"
     md.write_text(
@@ -238,6 +246,13 @@ def main() -> None:
         + paired_markdown(report["paired"])
     )
     with md.open("a") as f:
+        if stale:
+            f.write(
+                "\n† Measured on older code than this report's other systems (not re-run "
+                "since the code it runs changed): "
+                + ", ".join(f"{s['system']} (run {s['run']})" for s in stale)
+                + ".\n"
+            )
         f.write(targets(systems) + ("" if dev else unseen(records_by)) + SETTING)
     if any("replaceability" in s for s in summaries):
         with md.open("a") as f:

@@ -43,7 +43,7 @@ llm:
       - node: architect
         output: '{"signature": "def total(xs):", "data_structures": [], "steps": ["sum"],
           "test_cases": []}'
-      - {node: task_inference, output: '{"plan": ["click the button"]}'}
+      - {node: task_inference, output: "click(4)"}  # the plan: one action
 """
 
 
