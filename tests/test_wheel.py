@@ -52,7 +52,7 @@ tiers:
         - node: architect
           output: '{"signature": "def twice(x):", "data_structures": [], "steps": [],
             "test_cases": []}'
-        - {node: task_inference, output: '{"plan": ["press the button"]}'}
+        - {node: task_inference, output: "click(4)"}
 """
 
 
