@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,6 +23,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from slmgraph.telemetry.calllog import CallLog
 
 __all__ = ["CALLS", "INSIDE_A_NODE", "SPEC", "ModelServer", "kill_and_resume"]
 
@@ -171,18 +172,12 @@ def kill_at(cmd: list[str], server: ModelServer, call: int) -> float:
 
 
 def rows(log: str, thread: str) -> list[dict[str, Any]]:
-    """The call-log rows of one thread, in order."""
-    if log.startswith(("postgresql://", "postgres://")):
-        import psycopg
-        from psycopg.rows import dict_row
-
-        with psycopg.connect(log, row_factory=dict_row) as conn:
-            found = conn.execute("SELECT * FROM calls WHERE session_id = %s ORDER BY id", (thread,))
-            return [dict(r) for r in found]
-    with sqlite3.connect(log) as conn:
-        conn.row_factory = sqlite3.Row
-        cur = conn.execute("SELECT * FROM calls WHERE session_id = ? ORDER BY id", (thread,))
-        return [dict(r) for r in cur]
+    """The call-log rows of one thread, in order (SQLite file or PostgreSQL URL)."""
+    calls = CallLog(log)
+    try:
+        return calls.rows("session_id = ?", (thread,))
+    finally:
+        calls.close()
 
 
 def _shape(found: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
