@@ -79,6 +79,10 @@ SETTING = """
   lists and menus, multi-step; no pixel or drag tasks), seeds `0..N-1`, seed-major (every
   task's seed 0 first, so skills learned on one seed are offered on the next). Prompts and
   settings were chosen on seeds >= 1000, never on these.
+- Skills are learned online, from the system's own successes on these episodes: each system's
+  store starts empty, and an episode may run a skill stored on an earlier seed of its task
+  (Cradle's skill curation; Synapse's exemplar memory is the same idea). The react baselines
+  learn nothing; `operator-mixed-noskills` is the operator without skills.
 - Success is the page's own raw reward > 0 (no time discount). MiniWoB++'s 10-second episode
   timer is raised to the graph's `episode_s` (300 s): five model calls per step on two CPU
   cores take longer. An episode is bounded by 12 actions instead.
@@ -99,7 +103,8 @@ exemplars and more tasks; ours are a 0.5B and a 1.5B model, zero-shot, on 25 tas
 
 
 #: Seeds whose failures were read when the operator was last changed (the repeated-action
-#: loops of 2026-12-02's run on seeds 0-1): the report also gives the comparison without them.
+#: loops of 2026-12-02's run on seeds 0-1; the skill curation of seed 1, where no chosen skill
+#: ran): the report also gives the comparison without them.
 SEEN_SEEDS = 2
 
 

@@ -26,7 +26,8 @@ from slmgraph.telemetry.context import current_node
 from slmgraph.tools.browser import chromium
 from slmgraph.tools.browser.actions import Action, grammar, parse
 from slmgraph.tools.browser.miniwob import MiniWoB
-from slmgraph.tools.browser.skills import SkillStore
+from slmgraph.tools.browser.page import Element, Page
+from slmgraph.tools.browser.skills import SkillStore, learn, resolve
 
 pytestmark = pytest.mark.skipif(
     chromium.available() is not None, reason=f"no headless browser: {chromium.available()}"
@@ -89,9 +90,6 @@ def policy(messages: Sequence[Message], constraint: Constraint | None) -> str:
         assert constraint is not None and constraint.choices
         return constraint.choices[1]  # the first skill offered
     assert constraint is not None and constraint.regex
-    offered = re.search(r'Skill: skill\("([^"]+)"\)', prompt)
-    if offered and r"skill\(" in constraint.regex:
-        return f'skill("{offered.group(1)}")'
     history = prompt.split("Actions so far:", 1)[1]
     done = len(re.findall(r"^- ", history, re.M))
     return _plan(prompt, done)
@@ -175,6 +173,33 @@ def test_a_learned_skill_runs_the_next_episode(env: MiniWoB, tmp_path: Path) -> 
     assert second.state["skill_used"] == skill.name
     assert second.state["memory"][0]["action"] == f'skill("{skill.name}")'
     assert again.get(skill.name).successes == 2  # type: ignore[union-attr]
+    # Curation's choice is the episode's action: no plan is written, no planner is asked.
+    called = [t["node"] for t in second.trace if t["model"]]
+    assert "task_inference" not in called and "action_planning" not in called, called
+    assert called.count("skill_curation") == 1
+
+
+def test_a_skill_types_a_value_in_the_case_the_instruction_asks() -> None:
+    goal = 'Type "JERALD" in all lower case letters in the text input and press Submit.'
+    field = Element(ref=5, tag="input_text", id="tt")
+    skill = learn("enter-text-2", goal, [(Action("type", 5, "jerald"), field)])
+    assert skill is not None and skill.template.startswith('Type "{0}" in all lower case')
+    other = 'Type "ANN" in all lower case letters in the text input and press Submit.'
+    values = skill.bind(other)
+    assert values == ["ANN"]
+    page = Page(other, [Element(ref=9, tag="input_text", id="tt")])
+    assert resolve(skill.steps[0], values, page) == Action("type", 9, "ann")
+
+
+def test_a_skill_that_failed_as_often_as_it_worked_is_not_offered(tmp_path: Path) -> None:
+    store = SkillStore(tmp_path / "skills.sqlite")
+    skill = learn("click-test", "Click the button.",
+                  [(Action("click", 4), Element(ref=4, tag="button", id="subbtn"))])  # fmt: skip
+    assert skill is not None
+    store.add(skill)
+    assert store.retrieve("click-test", "Click the button.")
+    store.record(skill.name, success=False)
+    assert not store.retrieve("click-test", "Click the button.")
 
 
 def _stubborn(messages: Sequence[Message], constraint: Constraint | None) -> str:
@@ -361,3 +386,15 @@ def test_type_fills_the_field_and_reflection_reads_it_off_the_page(env: MiniWoB)
     assert page_verdict(state, {"action": f"click({field.ref})", "error": None}) is None
     refused = page_verdict(state, {"action": "click(99)", "error": "no element [99]"})
     assert refused is not None and not refused["success"]
+
+
+def test_the_react_baseline_runs_a_real_task_one_call_per_action(env: MiniWoB) -> None:
+    from slmgraph.eval.operator.miniwob import react_spec
+
+    store = SkillStore()
+    r = run(react_spec("slm"), {"task": "enter-text", "seed": 5}, backends=_backends(),
+            call_log=False, resources={"browser": env, "skills": store})  # fmt: skip
+    assert r.error is None and r.output["outcome"] == "success", r.output
+    called = [(t["node"], t["tier"]) for t in r.trace if t["model"]]
+    assert called == [("react", "slm")] * len(r.state["memory"]) == [("react", "slm")] * 2
+    assert not store.all(), "the baseline learns no skills"

@@ -2,6 +2,6 @@
 inference, skill curation and action planning, each a node on a tier; and the plain
 observe-act baseline. The browser and the skill store are tools (``tools/browser``)."""
 
-from slmgraph.agents.operator import curation, gathering, inference, planning, reflection
+from slmgraph.agents.operator import curation, gathering, inference, planning, react, reflection
 
-__all__ = ["curation", "gathering", "inference", "planning", "reflection"]
+__all__ = ["curation", "gathering", "inference", "planning", "react", "reflection"]

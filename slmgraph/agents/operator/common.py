@@ -39,6 +39,12 @@ def page_of(state: State) -> Page:
     return Page.from_dict(state.get("page") or {})
 
 
+def chosen_skill(state: State) -> str | None:
+    """The skill skill curation chose for this episode and that has not run yet, by name."""
+    skill = state.get("skill") or {}
+    return None if not skill.get("name") or state.get("skill_used") else str(skill["name"])
+
+
 def recent(state: State, n: int) -> str:
     """The last ``n`` steps of memory, one line each: the action, then what became of it."""
     lines = []

@@ -1,7 +1,10 @@
 """Skill curation (slm): retrieve the skills whose instruction template matches this episode's
 instruction (the store binds their slots), and let the model choose one or none. No call when
-nothing matches, and none after the first step (a skill is a whole episode's sequence). New
-skills are stored by ``operator.finish`` after a success."""
+nothing matches, and none after the first step (a skill is a whole episode's sequence). This
+runs before task inference: a chosen skill is the episode's plan and its action, so neither the
+large model nor the planner is asked (Cradle's learned UI sequences, on no model at all). A
+skill is offered while it has worked more often than not. New skills are stored by
+``operator.finish`` after a success."""
 
 from __future__ import annotations
 

@@ -1,12 +1,13 @@
-"""Task inference (llm by default): what to do next, from the instruction, the steps so far
-and the last reflection — where the plan is adapted when something went wrong.
+"""Task inference (llm by default): what to do next, from the instruction, the steps so far and the
+last reflection — where the plan is adapted when something went wrong.
 
 Two modes (``replan``). ``every_step``: one call per step, the current subtask. ``on_failure``
 (the graph's default): one call writes the remaining steps as a plan; later steps take the
 plan's next step with no call, and the large model is asked again only when it matters — the
 last action was refused or reflected as failed, or the plan ran out before the page ended the
-episode. Cradle calls its large model for every module every step; most of those steps are
-routine, and here they run on no model at all."""
+episode. Where skill curation chose a stored skill, the skill is the plan and no call is made; a
+skill that fails is reflected on and the plan is written then. Cradle calls its large model for
+every module every step; most of those steps are routine, and here they run on no model at all."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from slmgraph.agents.operator.common import PROMPT_VARS, ModuleParams, ask, page_of
+from slmgraph.agents.operator.common import (
+    PROMPT_VARS,
+    ModuleParams,
+    ask,
+    chosen_skill,
+    page_of,
+)
 from slmgraph.agents.operator.planning import named_values
 from slmgraph.constraints.base import Constraint
 from slmgraph.prompts import load_prompt
@@ -97,6 +104,8 @@ def needs_plan(state: State) -> bool:
         "plan",
         "action_error",
         "changes",
+        "skill",
+        "skill_used",
     ],
     writes=lambda p: ["subtask", "plan"],
     prompts=lambda p: {"prompt": p.prompt_name},
@@ -108,6 +117,8 @@ def task_inference(env: NodeEnv) -> NodeFn:
     template = load_prompt(params.prompt_name, env.spec.base_dir)
 
     def run(state: State) -> Update:
+        if (skill := chosen_skill(state)) is not None:  # the skill is the plan: no call
+            return {"subtask": f'skill("{skill}")'}
         if params.replan == "every_step":
             value = ask(env, params, template, state, Constraint.json(SCHEMA)).value
             return {"subtask": str(value["subtask"])}

@@ -1,7 +1,9 @@
-"""Action planning (slm): the next action, decoded under a grammar whose element references
-are the current page's refs (``tools/browser/actions.py``), so a malformed action or a
-reference to an element that is not there cannot be written. ``operator.react`` is the same
-decision without the other modules: the plain observe-act loop a user writes (the baseline)."""
+"""Action planning (slm): the next action, decoded under a grammar whose element references are the
+current page's refs (``tools/browser/actions.py``), so a malformed action or a reference to an
+element that is not there cannot be written. A skill that skill curation chose is the action,
+with no call (one decision, made once: the planner used to be asked again between the skill and
+the plan's step, and a 0.5B never took the skill). ``operator.react`` (``react.py``) is the same
+decision without the other modules."""
 
 from __future__ import annotations
 
@@ -9,7 +11,13 @@ import re
 
 from pydantic import Field
 
-from slmgraph.agents.operator.common import PROMPT_VARS, ModuleParams, ask, page_of
+from slmgraph.agents.operator.common import (
+    PROMPT_VARS,
+    ModuleParams,
+    ask,
+    chosen_skill,
+    page_of,
+)
 from slmgraph.prompts import load_prompt
 from slmgraph.registry import NodeEnv, NodeFn, State, Update, register_agent
 from slmgraph.tools.browser.actions import Action, grammar, parse
@@ -34,11 +42,6 @@ class Params(ModuleParams):
         description="The grammar leaves out the last action the page accepted: doing it again"
         " is a loop (the same text typed into the same field until the step limit)",
     )
-
-
-class ReactParams(ModuleParams):
-    prompt: str = "operator/react"
-    max_tokens: int = 48
 
 
 def named_values(state: State) -> list[str]:
@@ -95,48 +98,31 @@ def last_accepted(state: State) -> Action | None:
     return None
 
 
-def _planner(env: NodeEnv, params: ModuleParams) -> NodeFn:
-    template = load_prompt(params.prompt, env.spec.base_dir)
-
-    def run(state: State) -> Update:
-        page = page_of(state)
-        skill = state.get("skill") or {}
-        names = [skill["name"]] if skill.get("name") and not state.get("skill_used") else []
-        extra = {"skill": skill.get("describe") if names else "(none)"}
-        texts = named_values(state) if getattr(params, "typed_values", False) else []
-        exclude = last_accepted(state) if getattr(params, "no_repeats", False) else None
-        constraint = grammar(page, names, texts=texts, exclude=exclude)
-        if getattr(params, "follow_exact", False) and not names:
-            step = exact(str(state.get("subtask") or ""))
-            if step is not None and re.fullmatch(constraint.regex or "", str(step)):
-                return {"action": step.to_dict()}
-        text = ask(env, params, template, state, constraint, extra).value
-        return {"action": parse(str(text)).to_dict()}
-
-    return run
-
-
 @register_agent(
     "operator.action_planning",
     Params,
-    reads=lambda p, b: ["page", "subtask", "observation", "skill", "memory"],
+    reads=lambda p, b: ["page", "subtask", "observation", "skill", "skill_used", "memory"],
     writes=lambda p: ["action"],
     prompts=lambda p: {"prompt": p.prompt},
     prompt_vars=PROMPT_VARS,
     description="The next action: click(ref) | type(ref, text) | select | press | skill | done",
 )
 def action_planning(env: NodeEnv) -> NodeFn:
-    return _planner(env, env.params)
+    params: Params = env.params
+    template = load_prompt(params.prompt, env.spec.base_dir)
 
+    def run(state: State) -> Update:
+        if (skill := chosen_skill(state)) is not None:  # curation's choice runs as is
+            return {"action": Action("skill", text=skill).to_dict()}
+        page = page_of(state)
+        texts = named_values(state) if params.typed_values else []
+        exclude = last_accepted(state) if params.no_repeats else None
+        constraint = grammar(page, texts=texts, exclude=exclude)
+        if params.follow_exact:
+            step = exact(str(state.get("subtask") or ""))
+            if step is not None and re.fullmatch(constraint.regex or "", str(step)):
+                return {"action": step.to_dict()}
+        text = ask(env, params, template, state, constraint).value
+        return {"action": parse(str(text)).to_dict()}
 
-@register_agent(
-    "operator.react",
-    ReactParams,
-    reads=lambda p, b: ["page", "memory"],
-    writes=lambda p: ["action"],
-    prompts=lambda p: {"prompt": p.prompt},
-    prompt_vars=PROMPT_VARS,
-    description="The baseline: one call from the page and the history to the next action",
-)
-def react(env: NodeEnv) -> NodeFn:
-    return _planner(env, env.params)
+    return run

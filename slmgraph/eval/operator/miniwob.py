@@ -87,6 +87,7 @@ def react_spec(tier: str, n_threads: int | None = None) -> GraphSpec:
     nodes = {k: base["nodes"][k] for k in ("observe", "act", "finish")}
     nodes["observe"].setdefault("params", {})["screenshots"] = None
     nodes["act"].pop("params", None)  # the plain loop: no refusal of repeated actions
+    nodes["finish"]["params"] = {"learn": False}  # and no skills
     nodes["react"] = {"agent": "operator.react", "tier": tier}
     data: dict[str, Any] = {
         "name": f"react_{tier}",
@@ -133,10 +134,12 @@ class OperatorSystem:
         spec = self.built.spec.model_dump(by_alias=True, exclude_none=True, exclude={"source"})
         if self.name.startswith("react-"):
             parts: tuple[str, ...] = (
-                "agents/operator/common.py", "agents/operator/planning.py",
-                "prompts/operator/react.yaml", "tools/browser", "eval/operator/miniwob.py",
-                "models",
+                "agents/operator/common.py", "agents/operator/react.py",
+                "prompts/operator/react.yaml", "tools/browser/actions.py",
+                "tools/browser/chromium.py", "tools/browser/miniwob.py", "tools/browser/nodes.py",
+                "tools/browser/page.py", "eval/operator/miniwob.py", "models",
             )  # fmt: skip
+            # (not planning.py, skills.py: a baseline plans no steps and learns no skills)
         else:
             parts = ("agents/operator", "tools/browser", "eval/operator", "prompts/operator",
                      "graphs/operator.yaml", "models")  # fmt: skip

@@ -3,13 +3,13 @@ episodes and runs (Cradle's skill curation, for text observations).
 
 A skill is stored from a successful episode. Its *template* is the instruction with every value
 the episode used (a typed text, the text of a clicked element, an option) that appears in the
-instruction replaced by a slot: ``Enter "Kasey" into the text field`` becomes
-``Enter "{0}" into the text field``. Its *steps* name elements by what is stable across
-episodes — tag and id, else tag and text (a slot where the text was a value) — never by ref,
-since refs change with every page. A skill applies to an instruction its template matches; the
-match binds the slots. Running it resolves each step on the page as it is then; a step that
-finds no element stops the skill with a message for the reflection, not a crash.
-"""
+instruction replaced by a slot: ``Enter "Kasey" into the text field`` becomes ``Enter "{0}" into
+the text field``; a value typed in another case than the instruction's (``Type "JERALD" in lower
+case``) is that slot with a transform, ``{0:lower}``. Its *steps* name elements by what is
+stable across episodes — tag and id, else tag and text (a slot where the text was a value) —
+never by ref, since refs change with every page. A skill applies to an instruction its template
+matches; the match binds the slots. Running it resolves each step on the page as it is then; a
+step that finds no element stops the skill with a message for the reflection, not a crash."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from typing import Any
 from slmgraph.tools.browser.actions import Action
 from slmgraph.tools.browser.page import Element, Page
 
-_SLOT = re.compile(r"\{(\d+)\}")
+_SLOT = re.compile(r"\{(\d+)\}")  # a slot of a template
+_FILL = re.compile(r"\{(\d+)(?::(lower|upper))?\}")  # a slot of a step, maybe transformed
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,25 @@ def _describe(step: dict[str, Any]) -> str:
 
 
 def _slot(text: str, values: list[str]) -> str:
-    """``text`` with each value in it replaced by its slot."""
+    """``text`` as the slot of the value it is (``{0}``), or of the value it is in lower or
+    upper case (``{0:lower}``); else ``text`` as it is."""
     for i, value in sorted(enumerate(values), key=lambda p: -len(p[1])):
         if value and value == text:
             return "{" + str(i) + "}"
+    for i, value in sorted(enumerate(values), key=lambda p: -len(p[1])):
+        for case in ("lower", "upper"):
+            if value and text != value and getattr(value, case)() == text:
+                return "{" + f"{i}:{case}" + "}"
     return text
+
+
+def _named(text: str, goal: str) -> str | None:
+    """``text`` as the instruction writes it: itself, or the instruction's same word in
+    another case (a task that asks for a value in lower case names it in upper)."""
+    if text in goal:
+        return text
+    m = re.search(rf"(?<!\w){re.escape(text)}(?!\w)", goal, re.I)
+    return m.group(0) if m and text in (m.group(0).lower(), m.group(0).upper()) else None
 
 
 def learn(task: str, goal: str, steps: Sequence[tuple[Action, Element | None]]) -> Skill | None:
@@ -89,8 +104,9 @@ def learn(task: str, goal: str, steps: Sequence[tuple[Action, Element | None]]) 
             action.text if action.op in ("type", "select") else None,
             element.text if element is not None and action.op == "click" else None,
         ):
-            if text and len(text) >= 2 and text in goal and text not in values:
-                values.append(text)
+            named = _named(text, goal) if text and len(text) >= 2 else None
+            if named and named not in values:
+                values.append(named)
     template = goal
     for i, value in sorted(enumerate(values), key=lambda p: -len(p[1])):
         template = template.replace(value, "{" + str(i) + "}")
@@ -121,9 +137,14 @@ def learn(task: str, goal: str, steps: Sequence[tuple[Action, Element | None]]) 
 def resolve(step: dict[str, Any], values: list[str], page: Page) -> Action | str:
     """The action for ``step`` on ``page`` with the slots bound, or why it cannot be found."""
 
+    def value(m: re.Match[str]) -> str:
+        i, case = int(m.group(1)), m.group(2)
+        if i >= len(values):
+            return m.group(0)
+        return values[i].lower() if case == "lower" else values[i].upper() if case else values[i]
+
     def fill(text: str) -> str:
-        return _SLOT.sub(lambda m: values[int(m.group(1))] if int(m.group(1)) < len(values)
-                         else m.group(0), text)  # fmt: skip
+        return _FILL.sub(value, text)
 
     if step["op"] == "press":
         return Action("press", text=str(step.get("text")))
@@ -169,7 +190,7 @@ class SkillStore:
         for row in rows:
             skill = Skill(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
             bound = skill.bind(goal)
-            if bound is not None and skill.successes > skill.failures - 2:
+            if bound is not None and skill.successes > skill.failures:  # more often right
                 out.append((skill, bound))
         return out[:k]
 
