@@ -9,7 +9,7 @@ import gzip
 import shutil
 from pathlib import Path
 
-FILES = ("predictions.jsonl", "skills.sqlite", "calls.sqlite")
+FILES = ("predictions.jsonl", "skills.sqlite", "calls.sqlite", "replaceability.json")
 
 
 def save(run_dir: Path, results: Path, benchmark: str) -> None:

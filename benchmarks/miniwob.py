@@ -10,6 +10,13 @@ killed run continues where it stopped; the system's skill store lives there too,
 carry across its episodes); ``operator-llm`` logs its calls there (``calls.sqlite``). Writes
 benchmarks/results/miniwob-latest.json (merged with the systems already there),
 miniwob-<date>.md and miniwob-<date>.png.
+
+A full run (six systems x 250 episodes, and the replay) is many hours on two CPU cores, so it
+may be spread over sessions while the code stays the same (the fingerprint in each run's name
+says so): kill a run at any time, and ``--no-answer`` writes the report over what every system
+has answered of the sample, marking a system short of it as partial. ``--replaceability`` keeps
+its result in operator-llm's run folder (``replaceability.json``, archived with it) and replays
+again only when that run has answered more episodes.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ _here = str(Path(__file__).resolve().parent)
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(_here)] + [_here]
 
 from archive import restore, save
+from miniwob_replay import METHOD, replay_by_episode
 from overhead import machine
 from plots import rate_cost_calls
 
@@ -37,11 +45,11 @@ from slmgraph.eval.operator.miniwob import (
     DEV_SEED,
     SYSTEMS,
     TASKS,
+    Episode,
     episodes,
     make_system,
     score,
 )
-from slmgraph.eval.operator.replace import replaceability
 from slmgraph.eval.operator.report import by_task_table, markdown, paired_rows, summarize
 from slmgraph.eval.stats import paired_markdown
 from slmgraph.telemetry import CallLog
@@ -147,6 +155,25 @@ def targets(systems: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The systems whose episodes are independent of each other (no skill store): the only ones
+#: whose episodes may be answered out of the sample's seed order.
+NO_SKILLS = ("react-0.5b", "react-1.5b", "operator-mixed-noskills")
+
+
+def _order(items: list[Episode], start: int | None) -> list[Episode]:
+    if start is None:
+        return items
+    return [e for e in items if e.seed >= start] + [e for e in items if e.seed < start]
+
+
+REPLACED = "replaceability.json"  # per run folder: the episodes replayed, and per module
+
+
+def _replaced(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / REPLACED
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # a killed run closes its browser and model first
 
@@ -171,6 +198,19 @@ def main() -> None:
         action="store_true",
         help="per module, replay operator-llm's logged run with that module on slm",
     )
+    ap.add_argument(
+        "--start-seed",
+        type=int,
+        default=None,
+        help="answer the sample's seeds from this one first (then the rest), so that a run"
+        " cut short covers them; only for systems that learn nothing across episodes",
+    )
+    ap.add_argument(
+        "--no-answer",
+        action="store_true",
+        help="run no episode: report each system over the episodes of the sample it has"
+        " answered (a system short of the sample is marked partial)",
+    )
     args = ap.parse_args()
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     dev = args.first_seed >= DEV_SEED
@@ -188,10 +228,17 @@ def main() -> None:
                    "episodes": len(items), "tasks": tasks, "seeds": args.episodes,
                    "first_seed": args.first_seed,
                    "episode_ids": ids})  # fmt: skip
+    names = [s.strip() for s in args.systems.split(",") if s.strip()]
+    learning = [n for n in names if n not in NO_SKILLS]
+    if args.start_seed is not None and learning:
+        raise SystemExit(
+            f"--start-seed is for {', '.join(NO_SKILLS)}: {', '.join(learning)} use skills"
+            " stored on earlier seeds, so their episodes run in the sample's order"
+        )
     systems = report.setdefault("systems", {})
     records_by: dict[str, list[dict[str, Any]]] = {}
     wanted = set(ids)
-    for name in [s.strip() for s in args.systems.split(",") if s.strip()]:
+    for name in names:
         probe = make_system(name, args.threads)
         run_dir = runs / f"{name}-{probe.fingerprint()}"
         restore(run_dir, RESULTS, bench)  # answered in an earlier session: resume it
@@ -199,14 +246,22 @@ def main() -> None:
         log = CallLog(run_dir / "calls.sqlite") if name == "operator-llm" else False
         system = make_system(name, args.threads, run_dir, log)
         try:
-            evaluate(system, items, run_dir, score=score, summarize=summarize,
-                     markdown=lambda s: markdown(s), metric="success")  # fmt: skip
+            evaluate(system, _order(items, args.start_seed), run_dir, score=score,
+                     summarize=summarize, markdown=lambda s: markdown(s), metric="success",
+                     answer=not args.no_answer)  # fmt: skip
         finally:
             system.close()
             save(run_dir, RESULTS, bench)
         rows = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
         records_by[name] = [r for r in rows if r["id"] in wanted]
+        if not records_by[name]:  # --no-answer on a system not run yet: nothing to report
+            print(f"{name}: no episode of the sample answered yet; left out", file=sys.stderr)
+            del records_by[name]
+            systems.pop(name, None)
+            continue
         systems[name] = {**summarize(records_by[name], name), "run": run_dir.name}
+        if len(records_by[name]) < len(items):
+            systems[name]["partial"] = True
     for name, data in systems.items():  # systems answered earlier, on the same sample
         if name in records_by:
             data.pop("stale", None)
@@ -228,16 +283,30 @@ def main() -> None:
         if llm is None or "operator-llm" not in records_by:
             raise SystemExit("--replaceability needs operator-llm answered on these episodes")
         run_dir = runs / llm["run"]
-        spec = make_system("operator-llm", args.threads).built.spec
-        by_id = {r["id"]: r for r in records_by["operator-llm"]}
-        log = CallLog(run_dir / "calls.sqlite")
-        llm["replaceability"] = replaceability(spec, items, by_id, log, run_dir / "skills.sqlite")
+        ids_llm = sorted(r["id"] for r in records_by["operator-llm"])
+        saved = _replaced(run_dir)
+        if saved is None or saved["episode_ids"] != ids_llm or saved.get("method") != METHOD:
+            spec = make_system("operator-llm", args.threads).built.spec
+            log = CallLog(run_dir / "calls.sqlite")
+            rows = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
+            saved = {"episode_ids": ids_llm, "method": METHOD,
+                     "modules": replay_by_episode(spec, items, rows, log,
+                                                  run_dir / "skills.sqlite")}  # fmt: skip
+            (run_dir / REPLACED).write_text(json.dumps(saved, indent=1) + "\n")
+            save(run_dir, RESULTS, bench)
+    for data in systems.values():  # measured in this run or an earlier one, on these episodes
+        saved = _replaced(runs / data["run"]) if data.get("run") else None
+        if saved is not None and set(saved["episode_ids"]) <= wanted:
+            data["replaceability"] = {m: {k: v for k, v in r.items() if k != "episodes"}
+                                      for m, r in saved["modules"].items()}  # fmt: skip
+            data["replaceability_episodes"] = len(saved["episode_ids"])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     # A system measured on older code than the tree's is shown as such (its run id names it).
     summaries = [{**s, "system": s["system"] + " †"} if s.get("stale") else s
                  for s in systems.values()]  # fmt: skip
     stale = [s for s in systems.values() if s.get("stale")]
+    partial = [s for s in systems.values() if s.get("partial") and not s.get("stale")]
     md = out.parent / f"{bench}-{report['date']}.md"
     seeds = f"seeds {args.first_seed}..{args.first_seed + args.episodes - 1}"
     md.write_text(
@@ -258,20 +327,36 @@ def main() -> None:
                 + ", ".join(f"{s['system']} (run {s['run']})" for s in stale)
                 + ".\n"
             )
+        if partial:
+            f.write(
+                f"\nPartial (short of the {len(items)} episodes; each is summarised over the"
+                " episodes it answered, seed-major, and paired rows are over the episodes both"
+                " systems answered): "
+                + ", ".join(f"{s['system']} ({s['episodes']} episodes)" for s in partial)
+                + ".\n"
+            )
         f.write(targets(systems) + ("" if dev else unseen(records_by)) + SETTING)
     if any("replaceability" in s for s in summaries):
         with md.open("a") as f:
             f.write(
-                "\n| module | episodes | outcome unchanged on slm | share | computed calls |\n"
-                "|---|---|---|---|---|\n"
+                "\n| module | episodes | outcome unchanged on slm | share | episodes it touched"
+                " | unchanged of those | share of those | computed calls |\n"
+                "|---|---|---|---|---|---|---|---|\n"
             )
             for s in summaries:
                 for module, r in (s.get("replaceability") or {}).items():
                     f.write(
                         f"| {module} | {r['n']} | {r['unchanged']} | {r['share']} | "
-                        f"{r['computed_calls']} |\n"
+                        f"{r.get('touched', '-')} | {r.get('touched_unchanged', '-')} | "
+                        f"{r.get('touched_share', '-')} | {r['computed_calls']} |\n"
                     )
-            f.write("\nThe position paper's estimate for Cradle: ~70% of calls to small models.\n")
+            f.write(
+                "\nEach episode is replayed against the skill store as it stood when it began in"
+                " the logged run (benchmarks/miniwob_replay.py). An episode the substitution"
+                " touched computed at least one call; in the others the module made no call and"
+                " every call replayed, so the outcome is the logged one by construction."
+                " The position paper's estimate for Cradle: ~70% of calls to small models.\n"
+            )
     plot(summaries, out.parent / f"{bench}-{report['date']}.png")
     print(markdown(summaries))
 
