@@ -30,15 +30,10 @@ from slmgraph.eval.operator.replace import replaceability
 from slmgraph.spec import GraphSpec
 from slmgraph.telemetry import CallLog
 from slmgraph.tools.browser.miniwob import MiniWoB
+from slmgraph.tools.browser.skills import SkillStore
 
 #: How the stores were chosen: a saved result with another method is replayed again.
 METHOD = "store-as-of-episode/2"
-
-_SCHEMA = (
-    "CREATE TABLE skills (name TEXT PRIMARY KEY, task TEXT NOT NULL, template TEXT NOT NULL,"
-    " steps TEXT NOT NULL, successes INTEGER DEFAULT 0, failures INTEGER DEFAULT 0,"
-    " created REAL, updated REAL)"
-)
 
 
 def stores_before(
@@ -81,9 +76,9 @@ def stores_before(
 
 
 def _write_store(path: Path, rows: list[tuple[Any, ...]]) -> None:
+    SkillStore(path).close()  # the store's own schema
     db = sqlite3.connect(path)
     try:
-        db.execute(_SCHEMA)
         db.executemany("INSERT INTO skills VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         db.commit()
     finally:
