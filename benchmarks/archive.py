@@ -13,14 +13,26 @@ FILES = ("predictions.jsonl", "skills.sqlite", "calls.sqlite", "replaceability.j
 
 
 def save(run_dir: Path, results: Path, benchmark: str) -> None:
-    """Archive ``run_dir``'s files (those it has) under results/<benchmark>-runs/<name>/."""
+    """Archive ``run_dir``'s files (those it has) under results/<benchmark>-runs/<name>/.
+
+    An archive whose content is already the file's is left as it is, and gzip's header carries
+    no timestamp: saving after a run rewrites only the archives that run changed, so the other
+    systems' archives do not show up as modified in git. A run that answered nothing is not
+    archived.
+    """
     dest = results / f"{benchmark}-runs" / run_dir.name
-    dest.mkdir(parents=True, exist_ok=True)
+    answered = run_dir / "predictions.jsonl"
+    if not answered.exists() or answered.stat().st_size == 0:
+        return  # nothing answered yet: an archive of nothing would only be noise in git
     for name in FILES:
         src = run_dir / name
-        if src.exists():
-            with src.open("rb") as fin, gzip.open(dest / f"{name}.gz", "wb", compresslevel=9) as f:
-                shutil.copyfileobj(fin, f)
+        if not src.exists():
+            continue
+        data, packed = src.read_bytes(), dest / f"{name}.gz"
+        if packed.exists() and gzip.decompress(packed.read_bytes()) == data:
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        packed.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
 
 
 def restore(run_dir: Path, results: Path, benchmark: str) -> bool:
