@@ -145,7 +145,8 @@ def main() -> None:
         records = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
         wanted = {t.id for t in tasks}
         records_by[name] = [r for r in records if r["id"] in wanted]
-        systems[name] = {**summarize(records_by[name], name), "run": run_dir.name}
+        systems[name] = {**summarize(records_by[name], name), "run": run_dir.name,
+                         "answered": date.today().isoformat()}  # fmt: skip
         del summary
     for name, data in systems.items():  # systems answered earlier, on the same sample
         if name not in records_by and data.get("run"):
@@ -172,6 +173,13 @@ def main() -> None:
         + "\n"
         + paired_markdown(report["paired"])
     )
+    unpaired = [n for n in systems if n not in records_by]
+    if unpaired:  # answered before runs were archived: its row stands, its answers are gone
+        with md.open("a") as f:
+            f.write("\nNot paired (answered in an earlier session whose answers were not "
+                    "archived; its row and wall times are from then): "
+                    + ", ".join(f"{n} ({systems[n].get('answered', 'date not recorded')})"
+                                for n in unpaired) + ".\n")  # fmt: skip
     if not args.dev:
         with md.open("a") as f:
             f.write(targets(systems))
