@@ -145,8 +145,7 @@ def main() -> None:
         records = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
         wanted = {t.id for t in tasks}
         records_by[name] = [r for r in records if r["id"] in wanted]
-        systems[name] = {**summarize(records_by[name], name), "run": run_dir.name,
-                         "answered": date.today().isoformat()}  # fmt: skip
+        systems[name] = {**summarize(records_by[name], name), "run": run_dir.name}
         del summary
     for name, data in systems.items():  # systems answered earlier, on the same sample
         if name not in records_by and data.get("run"):
@@ -155,7 +154,10 @@ def main() -> None:
             if path.exists():
                 rows = [json.loads(x) for x in path.read_text().splitlines()]
                 records_by[name] = [r for r in rows if r["id"] in set(report["task_ids"])]
-    report["paired"] = paired_rows(records_by, PAIRS)
+    # A system whose answers were never archived cannot be paired again: keep its earlier rows.
+    unpaired = [n for n in systems if n not in records_by]
+    kept = [r for r in report.get("paired", []) if {r["a"], r["b"]} & set(unpaired)]
+    report["paired"] = paired_rows(records_by, PAIRS) + kept
     if args.replaceability:
         llm = systems.get("team-llm")
         if llm is None or "team-llm" not in records_by:
@@ -173,13 +175,11 @@ def main() -> None:
         + "\n"
         + paired_markdown(report["paired"])
     )
-    unpaired = [n for n in systems if n not in records_by]
-    if unpaired:  # answered before runs were archived: its row stands, its answers are gone
+    if unpaired:
         with md.open("a") as f:
-            f.write("\nNot paired (answered in an earlier session whose answers were not "
-                    "archived; its row and wall times are from then): "
-                    + ", ".join(f"{n} ({systems[n].get('answered', 'date not recorded')})"
-                                for n in unpaired) + ".\n")  # fmt: skip
+            f.write(f"\nAnswered in an earlier session whose answers were not archived: "
+                    f"{', '.join(unpaired)}. Its row, wall times and paired rows are from "
+                    "then.\n")  # fmt: skip
     if not args.dev:
         with md.open("a") as f:
             f.write(targets(systems))
