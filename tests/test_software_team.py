@@ -221,6 +221,19 @@ def test_the_tasks_own_examples_come_first() -> None:
     assert merged(task_examples(task), [{"call": "f(2)", "expected": "5"}]) == task_examples(task)
 
 
+def test_an_example_written_as_a_comparison_is_a_case_not_a_none() -> None:
+    # HumanEval/108's style: no output line under `>>> f(x) == y`; read as "prints nothing"
+    # it was a case no code could pass (the comparison is never None).
+    task = (
+        'def f(x):\n    """Doc.\n    >>> f([]) == 0\n    >>> f([1, 2]) == 3\n'
+        '    >>> f([1]) [0, 1]\n    >>> f\n    """\n'
+    )
+    assert task_examples(task) == [
+        {"call": "f([])", "expected": "0"},
+        {"call": "f([1, 2])", "expected": "3"},
+    ]  # a subscript after a call, or a bare name, is no case
+
+
 def test_a_case_that_is_not_python_is_the_tests_fault() -> None:
     tiers = _tiers([RIGHT])
     tiers["slm"]["settings"]["rules"][1] = {

@@ -7,7 +7,7 @@ runs them all in the sandbox on every version of the code."""
 
 from __future__ import annotations
 
-import re
+import ast
 from typing import Any
 
 from pydantic import Field
@@ -23,18 +23,39 @@ class Params(RoleParams):
     max_tokens: int = 600  # six cases of two 120-character expressions
 
 
-_DOCTEST = re.compile(r"^\s*>>> (.+)\n\s*([^\s>][^\n]*)$", re.M)
+def _unprinted(call: str) -> dict[str, str] | None:
+    """A ``>>>`` line with no output line under it. Doctest reads that as "prints nothing",
+    i.e. a call that returns None; but docstrings (HumanEval's among them) also write
+    ``>>> f(2) == 4`` to mean "this holds", which is a case ``f(2)`` -> ``4``, never
+    ``None`` (the comparison is True or False: a case that no code can pass). Anything else
+    (``f(x) [1, 2]``, a typo for an output line) is not a case."""
+    try:
+        tree = ast.parse(call, mode="eval").body
+    except SyntaxError:
+        return None
+    if isinstance(tree, ast.Compare) and len(tree.ops) == 1 and isinstance(tree.ops[0], ast.Eq):
+        left = ast.get_source_segment(call, tree.left)
+        right = ast.get_source_segment(call, tree.comparators[0])
+        return {"call": left, "expected": right} if left and right else None
+    return {"call": call, "expected": "None"} if isinstance(tree, ast.Call) else None
 
 
 def task_examples(task: str) -> list[dict[str, str]]:
     """The task's own doctest examples (``>>> f(2)`` over ``4``) as cases: written by whoever
-    wrote the task, so they come first and are read, not generated."""
+    wrote the task, so they come first and are read, not generated. The expected value is
+    the line under the call; a call with none is read by ``_unprinted``."""
+    lines = task.splitlines()
     out = []
-    for m in _DOCTEST.finditer(task):
-        expected = m.group(2).strip()
-        if expected.startswith(('"""', "'''")):  # the docstring ends: the call printed None
-            expected = "None"
-        out.append({"call": m.group(1).strip(), "expected": expected})
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if not text.startswith(">>> "):
+            continue
+        call = text[4:].strip()
+        below = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if below and not below.startswith((">>>", '"""', "'''")):
+            out.append({"call": call, "expected": below})
+        elif (case := _unprinted(call)) is not None:
+            out.append(case)
     return out
 
 
