@@ -11,7 +11,7 @@ import pytest
 
 from slmgraph import load_spec, run
 from slmgraph.agents.team.engineer import CODE_ONLY, unfenced, with_task_imports
-from slmgraph.agents.team.qa import merged, task_examples
+from slmgraph.agents.team.qa import as_expected, merged, task_examples
 from slmgraph.constraints.base import Constraint, check_output
 from slmgraph.errors import ModelError, SpecError
 from slmgraph.tools.code.source import importable
@@ -234,12 +234,23 @@ def test_an_example_written_as_a_comparison_is_a_case_not_a_none() -> None:
     ]  # a subscript after a call, or a bare name, is no case
 
 
+def test_a_string_written_without_its_quotes_is_the_string() -> None:
+    assert [as_expected(x) for x in ("YES", "Hello !!!Wdlor", "True", "None", "3")] == [
+        "'YES'", "'Hello !!!Wdlor'", "True", "None", "3"
+    ]  # fmt: skip
+    # kept as written: Python already, or not plain text (the harness calls those invalid)
+    assert [as_expected(x) for x in ("'a'", "[1, 2", "3 4", "f(2)", "x.y")] == [
+        "'a'", "[1, 2", "3 4", "f(2)", "x.y"
+    ]  # fmt: skip
+    assert merged([{"call": "f(1)", "expected": "NO"}]) == [{"call": "f(1)", "expected": "'NO'"}]
+
+
 def test_a_case_that_is_not_python_is_the_tests_fault() -> None:
     tiers = _tiers([RIGHT])
     tiers["slm"]["settings"]["rules"][1] = {
         "node": "qa",
         "output": '{"cases": [{"call": "total([1, 2]", "expected": "3"}, '
-        '{"call": "total([])", "expected": "zero"}]}',
+        '{"call": "total([])", "expected": "[0"}]}',
     }
     r = _run(tiers)
     assert r.output["outcome"] == "passed"  # the two broken cases are not counted

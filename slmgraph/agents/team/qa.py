@@ -8,6 +8,7 @@ runs them all in the sandbox on every version of the code."""
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 from pydantic import Field
@@ -59,15 +60,32 @@ def task_examples(task: str) -> list[dict[str, str]]:
     return out
 
 
+_CONSTANTS = frozenset({"True", "False", "None"})
+_TEXT = re.compile(r"[^\[\]{}()'\"]*[A-Za-z][^\[\]{}()'\"]*")
+
+
+def as_expected(text: str) -> str:
+    """An expected value as a Python expression. The small models write a string result
+    without its quotes (``YES``, ``Hello !!!Wdlor``; seen on our development tasks first, and
+    in all 6 of team-slm's 40 HumanEval runs that ended untested, every case invalid): a bare
+    word other than True/False/None, or text with a letter and no brackets or quotes that does
+    not parse, is the string it spells. Anything else is kept as written (and if it is not
+    Python, the harness reports the case invalid)."""
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return repr(text) if _TEXT.fullmatch(text) else text
+    return repr(text) if isinstance(tree, ast.Name) and tree.id not in _CONSTANTS else text
+
+
 def merged(*sources: Any) -> list[dict[str, str]]:
     """Cases from each source in turn (the task's examples, the requirements', QA's), the first
-    of those with the same call kept."""
+    of those with the same call kept; expected values through :func:`as_expected`."""
     out: dict[str, dict[str, str]] = {}
     for case in [c for source in sources for c in (source or [])]:
         if isinstance(case, dict) and case.get("call") and case.get("expected"):
-            out.setdefault(str(case["call"]).strip(), {
-                "call": str(case["call"]).strip(), "expected": str(case["expected"]).strip()
-            })  # fmt: skip
+            call, expected = str(case["call"]).strip(), str(case["expected"]).strip()
+            out.setdefault(call, {"call": call, "expected": as_expected(expected)})
     return list(out.values())
 
 
