@@ -166,6 +166,9 @@ def main() -> None:
         spec = make_system("team-llm", args.threads).built.spec
         by_id = {r["id"]: r for r in records_by["team-llm"]}
         llm["replaceability"] = replaceability(spec, tasks, by_id, log)
+    stale = {n: d["run"] for n, d in systems.items()
+             if d.get("run") and d["run"] != f"{n}-{make_system(n, args.threads).fingerprint()}"}
+    report["older_code"] = stale  # systems whose rows another version of the code answered
     out.write_text(json.dumps(report, indent=1) + "\n")
     md = out.parent / f"{prefix}-{report['date']}.md"
     title = "Team development tasks" if args.dev else "HumanEval"
@@ -180,6 +183,12 @@ def main() -> None:
             f.write(f"\nAnswered in an earlier session whose answers were not archived: "
                     f"{', '.join(unpaired)}. Its row, wall times and paired rows are from "
                     "then.\n")  # fmt: skip
+    if stale:  # a change to the team's code or prompts since: its row is that code's
+        with md.open("a") as f:
+            f.write("\nAnswered by an earlier version of the team's code or prompts (the "
+                    "fingerprint covers them all, parts a system does not run included; `git "
+                    "log` says what changed; rerun for a like-for-like comparison): "
+                    + ", ".join(f"{n} ({r})" for n, r in stale.items()) + ".\n")  # fmt: skip
     if not args.dev:
         with md.open("a") as f:
             f.write(targets(systems))

@@ -9,6 +9,9 @@ examples (read, not generated: ``slmgraph.agents.team.qa.task_examples``) and th
 product manager and QA wrote. For each system: the share of generated cases the reference
 passes, the tasks with at least one wrong case, and pass@1 on the tasks whose cases were all
 right against the rest — the evidence for (or against) "wrong tests sink the fix loop".
+The split reads the examples with the current code: for a run answered by an older version
+(see the report's ``older_code``), a case the older reading wrote differently counts as
+generated.
 
 Reads the runs named in benchmarks/results/humaneval-latest.json (restored from their archives);
 writes benchmarks/results/humaneval-tests-latest.json and humaneval-tests-<date>.md.
