@@ -168,6 +168,8 @@ class TierClient:
             rec.status = "error"
             rec.error_kind = err.kind
             rec.error = str(err)
+            if err.output is not None and rec.output is None:
+                rec.output = err.output  # e.g. what ran to max_tokens: the call log keeps it
             if err.tokens is not None and rec.tokens_in is None:
                 rec.tokens_in, rec.tokens_out = err.tokens
                 rec.cost_usd = self.cost(*err.tokens)
@@ -245,6 +247,9 @@ class TierClient:
                     "call_id": rec.call_id,
                     "mean_logprob": rec.mean_logprob,
                     **({"replayed": True} if replayed else {}),
+                    # A failed call's raw output (a runaway to max_tokens, text outside the
+                    # constraint), so a trace explains the failure without the call log.
+                    **({"output": rec.output} if rec.status != "ok" and rec.output else {}),
                 }
             )
 

@@ -194,3 +194,44 @@ def test_the_benchmark_reports_every_scenario() -> None:
     text = bench.section(figures)
     assert "fault scenarios that end outside fallback or a defined error state: **0**" in text
     assert "| `html_at_200` |" in text
+
+
+# A failed call keeps what the model wrote ----------------------------------------------------
+
+
+class _Runaway(ScriptedBackend):
+    """Like llama.cpp when a constrained output runs to max_tokens: the error carries the text."""
+
+    def complete(self, messages, constraint=None, **kwargs):  # type: ignore[no-untyped-def]
+        raise ModelError(
+            "constrained output hit max_tokens=8 before the grammar completed",
+            kind="invalid_output",
+            output="def f(:\n    # and on and on",
+            tokens=(12, 8),
+        )
+
+
+def test_a_failed_calls_output_reaches_the_call_log_and_the_trace(tmp_path: Path) -> None:
+    from slmgraph.tiers import trace_sink
+
+    log = CallLog(tmp_path / "calls.sqlite")
+    client = TierClient("t", TierSpec(backend="scripted"), _Runaway(), log)
+    sink: list[dict[str, Any]] = []
+    token = trace_sink.set(sink)
+    try:
+        with pytest.raises(ModelError, match="max_tokens"):
+            client.complete(MSG, Constraint.pattern(r"def .*"), call_group="g")
+    finally:
+        trace_sink.reset(token)
+    log.flush()
+    (row,) = log.rows()
+    assert row["status"] == "error" and row["output"] == "def f(:\n    # and on and on"
+    assert row["tokens_out"] == 8
+    assert sink[0]["status"] == "error" and sink[0]["output"] == row["output"]
+    ok = TierClient("t", TierSpec(backend="scripted"), ScriptedBackend(default="x"), None)
+    token = trace_sink.set(sink)
+    try:
+        ok.complete(MSG, call_group="g")
+    finally:
+        trace_sink.reset(token)
+    assert "output" not in sink[1]  # a call that succeeded: its output is the node's result
