@@ -41,6 +41,8 @@ PAIRS = [
     ("team-llm", "solo-1.5b"),
     ("team-cascade", "solo-1.5b"),
     ("team-mixed", "team-llm"),
+    ("team-mixed", "team-mixed-codefix"),  # the defaults chosen on the dev tasks, 2026-12-04
+    ("team-mixed-codefix", "team-mixed-designdraft-codefix"),
     ("solo-1.5b", "solo-0.5b"),
 ]
 
@@ -94,6 +96,15 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # a killed run closes its browser and model first
 
 
+def current_run(name: str, threads: int) -> str | None:
+    """The run folder this version of the code would answer ``name`` in (None: a system it no
+    longer builds, e.g. a variant since made the default)."""
+    try:
+        return f"{name}-{make_system(name, threads).fingerprint()}"
+    except ValueError:
+        return None
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -127,7 +138,7 @@ def main() -> None:
     if report.get("n") not in (None, len(tasks)):
         report = {}  # another sample: start the report afresh (the runs are kept)
     report.update({"machine": machine(), "date": date.today().isoformat(), "n": len(tasks),
-                   "sample": "all 164" if args.limit is None else
+                   "sample": f"all {len(tasks)}" if args.limit is None else
                    f"{len(tasks)} stratified by solution-length quartile, seed 0",
                    "task_ids": [t.id for t in tasks]})  # fmt: skip
     systems = report.setdefault("systems", {})
@@ -169,8 +180,7 @@ def main() -> None:
         by_id = {r["id"]: r for r in records_by["team-llm"]}
         llm["replaceability"] = replaceability(spec, tasks, by_id, log)
     stale = {n: d["run"] for n, d in systems.items()  # those answered now are current
-             if n not in answered and d.get("run")
-             and d["run"] != f"{n}-{make_system(n, args.threads).fingerprint()}"}
+             if n not in answered and d.get("run") and d["run"] != current_run(n, args.threads)}
     report["older_code"] = stale  # systems whose rows another version of the code answered
     out.write_text(json.dumps(report, indent=1) + "\n")
     md = out.parent / f"{prefix}-{report['date']}.md"

@@ -255,3 +255,35 @@ def test_a_case_that_is_not_python_is_the_tests_fault() -> None:
     r = _run(tiers)
     assert r.output["outcome"] == "passed"  # the two broken cases are not counted
     assert r.output["report"]["invalid"] == 2 and r.output["report"]["total"] == 1  # the task's
+
+
+def test_the_engineer_writes_from_the_task_unless_the_spec_gives_it_the_design() -> None:
+    """The default (chosen on the development tasks): the first version's prompt is the task
+    alone; ``prompt: team/code`` shows it the architect's design too."""
+    tiers = _tiers([RIGHT])
+    # An engineer that saw the design's step writes WRONG; one that did not writes RIGHT.
+    tiers["slm"]["settings"]["rules"].insert(
+        0, {"node": "engineer", "match": "add the numbers", "output": WRONG}
+    )
+    r = _run(tiers)
+    assert r.output["outcome"] == "passed" and [n for n, _ in _roles(r)].count("engineer") == 1
+    data = load_spec("software_team", tier_overrides=tiers).model_dump(
+        by_alias=True, exclude_none=True, exclude={"source"}
+    )
+    data["nodes"]["engineer"]["params"] = {"prompt": "team/code"}
+    r = run(load_spec(data), {"task": TASK}, call_log=False)
+    assert "xs[0]" in r.state["history"][0]["code"]  # its first version followed the design
+
+
+def test_the_report_says_what_the_fix_loop_gained_and_lost() -> None:
+    from slmgraph.eval.team.report import markdown, summarize
+
+    def rec(correct: bool, *drafts: bool) -> dict[str, Any]:
+        return {"correct": correct, "trace": [], "visits": {"run_tests": len(drafts)},
+                "drafts": [{"node": "engineer", "correct": d} for d in drafts]}  # fmt: skip
+
+    s = summarize([rec(True, True), rec(True, False, True), rec(False, True, False),
+                   rec(False, False, False)], "team-x")  # fmt: skip
+    assert s["first_draft_pass"] == 0.5 and s["gained_by_loop"] == 1 and s["lost_by_loop"] == 1
+    assert "| team-x | 4 | 50.0% | 1 | 1 |" in markdown([s])
+    assert "drafts_n" not in summarize([{"correct": True, "trace": []}], "old")  # older records

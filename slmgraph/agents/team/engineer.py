@@ -12,11 +12,23 @@ commented-out calls until ``max_tokens``; with the fence but definitions only, t
 ``max_tokens`` on 11 of 40 HumanEval tasks (it had nowhere to put its examples). Allowed to
 write them and close the fence, both stop where they stop unconstrained.
 
-The first visit writes from the design; later visits (and debug) see the last code and its
-failing test report. A call that fails on every tier keeps the last version (the loop's bound
-and the best version so far still decide the run). The task's own import lines (``from typing
-import List``) are put back when the code lacks them: a small model often drops them, and the
-task gave them."""
+The first visit writes from the task alone, with the prompt the ``solo-*`` baselines use
+(``team/solo``); later visits (``team/fix_fresh``) and debug (``team/debug_fresh``) write the
+function again from the task and the last version's failing test report, without that
+version's code. Both chosen on our 24 development tasks
+(``benchmarks/results/team-dev-2026-12-04.md``), against the settings before them:
+
+- written from the task and the architect's design (``team/code``), the 0.5B's first version
+  passed 8 of 24; from the task alone 11 (the runs ended 8 against 12 solved, paired 1 to 5);
+- shown the failed code (``team/fix``, ``team/debug``), the 0.5B's fixes copied it unchanged
+  48 times in 62 and the 1.5B's debug 14 in 31, and the loop turned a failing first version
+  into a passing one in 1 of 31 runs; without it, 4 copies in 30 and 0 in 15, the loop gained
+  5 and lost 1, and the runs ended 15 against 12 solved (paired 4 to 1).
+
+Each is a one-line change back in the spec (``prompt``, ``fix_prompt``). A call that fails on
+every tier keeps the last version (the loop's bound and the best version so far still decide
+the run). The task's own import lines (``from typing import List``) are put back when the code
+lacks them: a small model often drops them, and the task gave them."""
 
 from __future__ import annotations
 
@@ -58,8 +70,10 @@ def with_task_imports(code: str, task: str) -> str:
 
 
 class Params(RoleParams):
-    prompt: str = "team/code"
-    fix_prompt: str = Field("team/fix", description="The prompt once a test report exists")
+    prompt: str = Field("team/solo", description="The first version's prompt (team/code: + design)")
+    fix_prompt: str = Field(
+        "team/fix_fresh", description="The prompt once a test report exists (team/fix: + code)"
+    )
     max_tokens: int = 700
 
 
@@ -107,8 +121,8 @@ def engineer(env: NodeEnv) -> NodeFn:
 
 
 class DebugParams(Params):
-    prompt: str = "team/debug"
-    fix_prompt: str = "team/debug"
+    prompt: str = "team/debug_fresh"
+    fix_prompt: str = "team/debug_fresh"
     max_tokens: int = 900
 
 

@@ -86,11 +86,22 @@ def official_pass(task: Task, code: str | None, wall_s: float = 15.0) -> tuple[b
 def team_spec(variant: str, n_threads: int | None = None) -> GraphSpec:
     """The software team with its roles on tiers: ``slm`` / ``llm`` (every role on that
     tier), ``mixed`` (the graph's defaults), ``cascade`` (every role on slm, escalating an
-    unsure answer to llm; debug on llm)."""
+    unsure answer to llm; debug on llm). Suffixes name the settings the defaults replaced on
+    2026-12-04 (chosen on the development tasks), to measure what each is worth:
+    ``-designdraft`` has the engineer write its first version from the task and the
+    architect's design (``team/code``), ``-codefix`` has the fixes and debug shown the failed
+    code (``team/fix``, ``team/debug``; shown it, both tiers mostly copied it unchanged)."""
     data = load_spec("software_team").model_dump(
         by_alias=True, exclude_none=True, exclude={"source"}
     )
     nodes = data["nodes"]
+    if variant.endswith("-codefix"):  # a fix or debug shown the failed code (until 12-04)
+        variant = variant.removesuffix("-codefix")
+        nodes["engineer"].setdefault("params", {})["fix_prompt"] = "team/fix"
+        nodes["debug"].setdefault("params", {}).update(prompt="team/debug", fix_prompt="team/debug")
+    if variant.endswith("-designdraft"):
+        variant = variant.removesuffix("-designdraft")
+        nodes["engineer"].setdefault("params", {})["prompt"] = "team/code"
     if variant in ("slm", "llm"):
         for role in ROLES:
             nodes[role]["tier"] = variant
@@ -163,6 +174,13 @@ class TeamSystem:
                 for h in result.state.get("history") or []
                 if "report" in h
             ],
+            # Every version the engineer (or debug) wrote, in order: the score says which of
+            # them the official tests pass, i.e. what the loop gained or lost on the way.
+            "drafts": [
+                {"node": h.get("node"), "tier": h.get("tier"), "code": h.get("code")}
+                for h in result.state.get("history") or []
+                if "code" in h
+            ],
             "seconds": round(time.perf_counter() - started, 3),
         }
 
@@ -204,9 +222,14 @@ def score(item: Task, pred: dict[str, Any]) -> dict[str, Any]:
                 "latency_s",
                 "status",
                 "error",
+                "output",
             )
+            if k in t or k != "output"
         }
         for t in pred.get("trace") or []
+    ]
+    drafts = [
+        {**d, "correct": official_pass(item, d.get("code"))[0]} for d in pred.get("drafts") or []
     ]
     return {
         "id": item.id,
@@ -222,6 +245,7 @@ def score(item: Task, pred: dict[str, Any]) -> dict[str, Any]:
         "tests": pred.get("tests"),
         "report": _short_report(pred.get("report")),
         "code": pred.get("code"),
+        "drafts": drafts,
         "seconds": pred.get("seconds"),
         "trace": trace,
     }

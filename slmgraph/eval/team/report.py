@@ -56,10 +56,31 @@ def summarize(records: list[dict[str, Any]], system: str = "") -> dict[str, Any]
         "budget_stops": sum(bool(r.get("budget")) for r in records),
         "outcomes": dict(Counter(str(r.get("outcome")) for r in records)),
         "run_errors": sum(bool(r.get("error")) for r in records),
+        **_drafts(records),
         "by_hardness": {
             h: round(sum(bool(r["correct"]) for r in rs) / len(rs), 4)
             for h, rs in sorted(_group(records).items())
         },
+    }
+
+
+def _drafts(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the fix loop did, from the official verdict on every version the engineer (or
+    debug) wrote: how often the first version already passed, how often the run ended with
+    worse code than a version it had (a right version rewritten to satisfy a wrong test, or
+    not chosen), and how often the loop turned a failing first version into a passing one.
+    Empty where the records predate ``drafts``."""
+    rows = [r for r in records if r.get("drafts")]
+    if not rows:
+        return {}
+    first = sum(bool(r["drafts"][0]["correct"]) for r in rows)
+    return {
+        "drafts_n": len(rows),
+        "first_draft_pass": round(first / len(rows), 4),
+        "lost_by_loop": sum(
+            not r["correct"] and any(d["correct"] for d in r["drafts"]) for r in rows
+        ),
+        "gained_by_loop": sum(bool(r["correct"]) and not r["drafts"][0]["correct"] for r in rows),
     }
 
 
@@ -86,7 +107,19 @@ def markdown(summaries: list[dict[str, Any]]) -> str:
             f"{sum(s['schema_failures'].values())} | {s['loop_bound_hits']} | "
             f"{s['debug_runs']} | {s['budget_stops']} | {s['run_errors']} |"
         )
-    return head + "\n".join(rows) + "\n"
+    out = head + "\n".join(rows) + "\n"
+    looped = [s for s in summaries if s.get("drafts_n")]
+    if looped:  # the official tests on every version each run wrote
+        out += (
+            "\n| system | runs | first version passes | loop gained | loop lost |\n"
+            "|---|---|---|---|---|\n"
+        )
+        out += "".join(
+            f"| {s['system']} | {s['drafts_n']} | {s['first_draft_pass']:.1%} | "
+            f"{s['gained_by_loop']} | {s['lost_by_loop']} |\n"
+            for s in looped
+        )
+    return out
 
 
 __all__ = ["markdown", "paired_rows", "summarize"]
