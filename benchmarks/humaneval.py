@@ -43,6 +43,7 @@ PAIRS = [
     ("team-mixed", "team-llm"),
     ("team-mixed", "team-mixed-codefix"),  # the defaults chosen on the dev tasks, 2026-12-04
     ("team-mixed-codefix", "team-mixed-designdraft-codefix"),
+    ("team-mixed", "team-mixed-designdraft-codefix"),  # HumanEval: the old defaults' run
     ("solo-1.5b", "solo-0.5b"),
 ]
 
